@@ -1,0 +1,36 @@
+"""Gridcase (网格通办): the Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from app.extensions import db, migrate
+
+
+def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
+    from config import CONFIGS
+
+    app = Flask(__name__, instance_relative_config=True)
+    name = config_name or os.environ.get("GRIDCASE_CONFIG", "development")
+    app.config.from_object(CONFIGS[name])
+    app.config.update(overrides)
+
+    from app.core import models as _core_models  # noqa: F401  (register tables)
+    from app.orgs import models as _org_models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    with app.app_context():
+        from app.database import configure_engine
+
+        configure_engine(db.engine)
+
+    from app.api import register_api
+    from app.cli import register_cli
+
+    register_api(app)
+    register_cli(app)
+    return app

@@ -1,0 +1,170 @@
+"""The tables the unit of work writes: versions, instances, cases, tasks, timers, events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import JSONType, UTCDateTime
+from app.extensions import db
+from app.orgs.models import OrgUnit, User
+
+
+class ProcessDefinition(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "process_definitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    versions: Mapped[list[ProcessVersion]] = relationship(
+        back_populates="definition", order_by="ProcessVersion.version"
+    )
+
+
+class ProcessVersion(db.Model):  # type: ignore[name-defined,misc]
+    """An immutable deployed version: its source files and its serialized spec, stored once."""
+
+    __tablename__ = "process_versions"
+    __table_args__ = (
+        UniqueConstraint("definition_id", "version"),
+        UniqueConstraint("definition_id", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    files: Mapped[dict[str, str]] = mapped_column(JSONType)
+    spec_json: Mapped[str] = mapped_column(Text)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deployed_by: Mapped[str] = mapped_column(String(80))
+
+    definition: Mapped[ProcessDefinition] = relationship(back_populates="versions", lazy="joined")
+
+
+class ProcessInstance(db.Model):  # type: ignore[name-defined,misc]
+    """The serialized engine state of one case; ``revision`` guards against lost updates."""
+
+    __tablename__ = "process_instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    state: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    revision: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    version: Mapped[ProcessVersion] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012
+
+
+class Case(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_unit_status", "org_unit_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    tracking_code: Mapped[str] = mapped_column(String(20), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(20))
+    request_type: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    reporter: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    resident: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    urgent: Mapped[bool] = mapped_column(default=False)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    mode: Mapped[str | None] = mapped_column(String(20))
+    stage: Mapped[str] = mapped_column(String(20), default="accept")
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    priority: Mapped[int] = mapped_column(default=3)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+
+    org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
+    instance: Mapped[ProcessInstance | None] = relationship()
+
+
+class HumanTask(db.Model):  # type: ignore[name-defined,misc]
+    """The inbox projection of a ready user task; its id is the engine's task id."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_tasks_group", "status", "role", "org_unit_id", "due_at"),
+        Index("ix_tasks_mine", "assignee_id", "status", "due_at"),
+        Index("ix_tasks_case", "case_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    bpmn_id: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(40))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    stage: Mapped[str | None] = mapped_column(String(20))
+    form: Mapped[str | None] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(default=3)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by: Mapped[str | None] = mapped_column(String(80))
+    revision: Mapped[int] = mapped_column(default=1)
+
+    case: Mapped[Case] = relationship()
+    org_unit: Mapped[OrgUnit] = relationship()
+    assignee: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012
+
+
+class Timer(db.Model):  # type: ignore[name-defined,misc]
+    """A waiting timer: the source of truth the scheduler claims with a lease."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # engine task id
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    bpmn_id: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    interrupting: Mapped[bool] = mapped_column(default=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | incident
+    lock_owner: Mapped[str | None] = mapped_column(String(80))
+    lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retries: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012
+
+
+class CaseEvent(db.Model):  # type: ignore[name-defined,misc]
+    """Append-only, hash-chained audit log of one case."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int]
+    type: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,284 @@
+"""The unit of work: the only writer of workflow state.
+
+Every action runs as: load the instance → apply one action → run engine steps → sync the task
+projection, the timers and the case row → append one audit event (hash chained) → commit, in
+one transaction. A concurrent change to the same instance or task (a stale revision) raises
+:class:`Conflict` and nothing is written.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.core import hashchain
+from app.core.models import Case, CaseEvent, HumanTask, ProcessInstance, ProcessVersion, Timer
+from app.core.projection import sync
+from app.database import write_transaction
+from app.extensions import db
+from app.orgs.models import User
+from workflows import clock, engine, errors, serializer
+from workflows.calendar import default_calendar
+from workflows.engine import Instance, Step
+
+
+class Conflict(Exception):
+    """Someone else acted first (stale revision, task no longer open): HTTP 409."""
+
+
+class NotFound(Exception):
+    pass
+
+
+# Tests pause a transaction just before commit here (a threading.Event) to force races.
+before_commit_hooks: list[Callable[[str], None]] = []
+
+_spec_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
+_spec_lock = threading.Lock()
+
+
+def version_spec(version: ProcessVersion) -> tuple[Any, dict[str, Any]]:
+    """The parsed spec of a version, deserialized once per process and kept (versions are
+    immutable, so the cache never goes stale)."""
+    cached = _spec_cache.get(version.id)
+    if cached is None:
+        with _spec_lock:
+            cached = _spec_cache.get(version.id)
+            if cached is None:
+                cached = serializer.load_spec(version.spec_json)
+                _spec_cache[version.id] = cached
+    return cached
+
+
+def _compactor() -> Callable[[Any], object] | None:
+    if not current_app.config.get("COMPACTION", True):
+        return None
+    from workflows.compaction import compact
+
+    return compact
+
+
+def _load(row: ProcessInstance) -> Instance:
+    return engine.load_instance(
+        version_spec(row.version), row.state, calendar=default_calendar(), compactor=_compactor()
+    )
+
+
+@contextmanager
+def _unit(action: str) -> Iterator[Any]:
+    """One write transaction; engine refusals and stale revisions become Conflict."""
+    try:
+        with write_transaction() as session:
+            yield session
+            session.flush()
+            for hook in list(before_commit_hooks):
+                hook(action)
+    except (StaleDataError, errors.TaskNotReady, errors.NotWaiting) as exc:
+        raise Conflict(str(exc) or "someone else changed this case first") from exc
+    except IntegrityError as exc:
+        raise Conflict("someone else changed this case first") from exc
+
+
+def append_event(case: Case, *, type: str, actor: str, data: Mapping[str, Any]) -> CaseEvent:
+    last = db.session.scalars(
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case.id)
+        .order_by(CaseEvent.seq.desc())
+        .limit(1)
+    ).first()
+    seq = last.seq + 1 if last else 1
+    prev = last.hash if last else hashchain.GENESIS
+    at = clock.now()
+    body = hashchain.plain(dict(data))
+    digest = hashchain.event_hash(
+        case_id=case.id, seq=seq, type=type, actor=actor, at=at, data=body, prev_hash=prev
+    )
+    event = CaseEvent(
+        case_id=case.id,
+        seq=seq,
+        type=type,
+        actor=actor,
+        at=at,
+        data=body,
+        prev_hash=prev,
+        hash=digest,
+    )
+    db.session.add(event)
+    return event
+
+
+def _step_record(step: Step, changes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "finished": [asdict(f) for f in step.finished],
+        "ended_at": step.ended_at,
+        **changes,
+    }
+
+
+def _save(row: ProcessInstance, instance: Instance) -> None:
+    row.state = instance.dump()
+    row.updated_at = clock.now()
+
+
+def new_tracking_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def start_case(*, version: ProcessVersion, case: Case, data: Mapping[str, Any], actor: str) -> Case:
+    """Open ``case`` (unsaved, fields set) and start its process instance on ``version``."""
+    with _unit("start") as session:
+        now = clock.now()
+        case.opened_at = now
+        case.tracking_code = new_tracking_code()
+        case.code = f"tmp-{case.tracking_code}"
+        session.add(case)
+        session.flush()
+        case.code = f"GC{now:%Y%m%d}-{case.id:06d}"
+        start_data = {**data, "case_code": case.code}
+        instance, step = engine.start_instance(
+            version_spec(version), start_data, calendar=default_calendar(), compactor=_compactor()
+        )
+        row = ProcessInstance(version=version, state="", created_at=now, updated_at=now)
+        session.add(row)
+        session.flush()
+        case.instance = row
+        case.instance_id = row.id
+        changes = sync(case, row, instance, step)
+        _save(row, instance)
+        append_event(
+            case,
+            type="case.opened",
+            actor=actor,
+            data={
+                "process": {"key": version.definition.key, "version": version.version},
+                "input": start_data,
+                **_step_record(step, changes),
+            },
+        )
+    return case
+
+
+def _open_task(task_id: str) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    if task.status != "open":
+        raise Conflict(f"task {task_id} is already {task.status}")
+    return task
+
+
+def complete_task(*, task_id: str, data: Mapping[str, Any], actor: str) -> Case:
+    with _unit("complete"):
+        task = _open_task(task_id)
+        case, row = task.case, task.case.instance
+        assert row is not None
+        instance = _load(row)
+        step = instance.complete(task_id, data)
+        task.completed_by = actor
+        changes = sync(case, row, instance, step)
+        _save(row, instance)
+        append_event(
+            case,
+            type="task.completed",
+            actor=actor,
+            data={
+                "task": {"id": task_id, "bpmn_id": task.bpmn_id},
+                "input": dict(data),
+                **_step_record(step, changes),
+            },
+        )
+    return case
+
+
+def deliver_message(*, case_id: int, name: str, payload: Mapping[str, Any], actor: str) -> Case:
+    with _unit("message"):
+        case = db.session.get(Case, case_id)
+        if case is None or case.instance is None:
+            raise NotFound(f"case {case_id} not found")
+        row = case.instance
+        instance = _load(row)
+        step = instance.send_message(name, payload)
+        changes = sync(case, row, instance, step)
+        _save(row, instance)
+        append_event(
+            case,
+            type="message.received",
+            actor=actor,
+            data={"message": name, "payload": dict(payload), **_step_record(step, changes)},
+        )
+    return case
+
+
+def fire_timer(*, timer_id: str, actor: str = "scheduler") -> Case | None:
+    """Fire a due timer (and any other of its instance due by now). None if already gone."""
+    with _unit("timer"):
+        timer = db.session.get(Timer, timer_id)
+        if timer is None:
+            return None
+        if timer.due_at >= clock.now():
+            raise Conflict(f"timer {timer_id} is not due yet")
+        case = db.session.get(Case, timer.case_id)
+        assert case is not None and case.instance is not None
+        row = case.instance
+        instance = _load(row)
+        step = instance.fire_due_timers()
+        changes = sync(case, row, instance, step)
+        _save(row, instance)
+        append_event(
+            case,
+            type="timer.fired",
+            actor=actor,
+            data={
+                "fired": [
+                    {"id": t.task_id, "bpmn_id": t.bpmn_id, "due_at": t.due_at}
+                    for t in step.fired_timers
+                ],
+                **_step_record(step, changes),
+            },
+        )
+    return case
+
+
+def claim_task(*, task_id: str, user: User, actor: str) -> HumanTask:
+    return _set_assignee(task_id, user, actor, event="task.claimed", only_if_free=True)
+
+
+def assign_task(*, task_id: str, user: User | None, actor: str) -> HumanTask:
+    return _set_assignee(
+        task_id,
+        user,
+        actor,
+        event="task.assigned" if user else "task.unclaimed",
+        only_if_free=False,
+    )
+
+
+def _set_assignee(
+    task_id: str, user: User | None, actor: str, *, event: str, only_if_free: bool
+) -> HumanTask:
+    with _unit(event):
+        task = _open_task(task_id)
+        if only_if_free and task.assignee_id is not None:
+            raise Conflict(f"task {task_id} is already claimed")
+        before = task.assignee.username if task.assignee else None
+        task.assignee = user
+        append_event(
+            task.case,
+            type=event,
+            actor=actor,
+            data={
+                "task": {"id": task_id, "bpmn_id": task.bpmn_id},
+                "assignee": [before, user.username if user else None],
+            },
+        )
+    return task

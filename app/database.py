@@ -1,0 +1,91 @@
+"""Database plumbing every package shares: column types and the write transaction.
+
+SQLite and PostgreSQL must behave the same (DESIGN invariant 7). Two places they differ are
+handled here: SQLite forgets time zones (we store UTC and hand back aware datetimes), and a
+SQLite transaction that reads first and writes later fails with "database is locked" when
+another writer got in between, so every write transaction on SQLite starts with
+``BEGIN IMMEDIATE`` and waits its turn instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+from app.extensions import db
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+_immediate: ContextVar[bool] = ContextVar("gridcase_sqlite_immediate", default=False)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def configure_engine(engine: Engine) -> None:
+    """Connection settings: WAL, a busy timeout and explicit BEGINs on SQLite."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+
+
+@contextmanager
+def write_transaction() -> Iterator[Any]:
+    """One transaction that writes: commit on success, roll back on any error.
+
+    The session must hold no pending changes (a write path owns its transaction); an open
+    read-only transaction is ended first so that SQLite can begin an immediate one.
+    """
+    session = db.session()  # the scoped session's current Session
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("write_transaction() entered with pending changes in the session")
+    if session.in_transaction():
+        session.commit()
+    token = _immediate.set(True)
+    try:
+        session.begin()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    finally:
+        _immediate.reset(token)

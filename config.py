@@ -1,0 +1,48 @@
+"""Configuration: development (default), testing and production, all from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _sqlite_default() -> str:
+    instance = BASE_DIR / "instance"
+    instance.mkdir(exist_ok=True)
+    return f"sqlite:///{instance / 'gridcase.sqlite'}"
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_default()
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
+    BPMN_DIR = os.environ.get("GRIDCASE_BPMN_DIR", str(BASE_DIR / "bpmn"))
+    # Drop finished engine history after each step (the audit log keeps it).
+    COMPACTION = False  # switched on when workflows.compaction lands
+    # Wall-clock budget of one script or expression in a diagram, in seconds.
+    SCRIPT_TIME_LIMIT = float(os.environ.get("GRIDCASE_SCRIPT_TIME_LIMIT", "1.0"))
+    DEMO = False
+    JSON_SORT_KEYS = False
+
+
+class DevelopmentConfig(Config):
+    DEMO = True
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+
+
+class ProductionConfig(Config):
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,315 @@
+"""The engine facade: start, complete, message, fire timers, and read what waits.
+
+Nothing outside ``workflows/`` imports SpiffWorkflow. Every action on an :class:`Instance`
+returns a :class:`Step` saying which tasks finished (the audit log keeps them, so compaction
+may drop them from the state) and how the instance stands afterwards. A process counts as
+closed only when one of its own end events was really reached: SpiffWorkflow reports a stalled
+deep tree as completed (the depth trap), and we must never close a case that did not end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskState
+
+from workflows import clock, serializer
+from workflows.calendar import WorkingCalendar
+from workflows.errors import NotWaiting, ScriptFailure, TaskNotReady
+from workflows.functions import SCRIPT_FUNCTIONS, using_calendar
+from workflows.sandbox import SandboxError, make_script_engine
+from workflows.specs import ProcessBundle
+
+Status = Literal["running", "completed", "stalled"]
+_SCRIPT_ENGINE = make_script_engine(SCRIPT_FUNCTIONS)
+_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
+_LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
+@dataclass(frozen=True)
+class HumanTask:
+    id: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    process_id: str
+    properties: Mapping[str, str]
+
+    @property
+    def form(self) -> str | None:
+        return self.properties.get("formJsonSchemaFilename")
+
+
+@dataclass(frozen=True)
+class Timer:
+    task_id: str
+    bpmn_id: str
+    due_at: datetime
+    kind: str  # boundary | catch | gateway
+    interrupting: bool
+    attached_to: str | None  # task id of the activity a boundary timer watches
+
+
+@dataclass(frozen=True)
+class FinishedTask:
+    id: str
+    bpmn_id: str
+    name: str | None
+    spec_type: str
+    state: str
+    lane: str | None
+    data: dict[str, Any]  # what this task changed in the data (form input, script output)
+
+
+@dataclass
+class Step:
+    finished: list[FinishedTask] = field(default_factory=list)
+    fired_timers: list[Timer] = field(default_factory=list)
+    ended_at: str | None = None  # bpmn id of the top-level end event reached in this step
+
+
+class Instance:
+    """One running process instance: a SpiffWorkflow workflow plus its calendar."""
+
+    def __init__(
+        self,
+        workflow: BpmnWorkflow,
+        *,
+        calendar: WorkingCalendar | None = None,
+        compactor: Callable[[BpmnWorkflow], object] | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.calendar = calendar
+        self.compactor = compactor
+
+    # -- reading ------------------------------------------------------------------------
+    def ready_tasks(self) -> list[HumanTask]:
+        return [
+            HumanTask(
+                id=str(t.id),
+                bpmn_id=t.task_spec.bpmn_id,
+                name=t.task_spec.bpmn_name or t.task_spec.bpmn_id,
+                lane=t.task_spec.lane,
+                process_id=t.workflow.spec.name,
+                properties=dict(t.task_spec.extensions.get("properties", {})),
+            )
+            for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)
+        ]
+
+    def waiting_timers(self) -> list[Timer]:
+        timers = []
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            definition = getattr(spec, "event_definition", None)
+            if isinstance(definition, MultipleEventDefinition):
+                if not any(
+                    isinstance(d, TimerEventDefinition) for d in definition.event_definitions
+                ):
+                    continue
+                kind = "gateway"
+            elif isinstance(definition, TimerEventDefinition):
+                kind = "boundary" if hasattr(spec, "cancel_activity") else "catch"
+            else:
+                continue
+            due = _due(task.internal_data.get("event_value"))
+            if due is None:
+                continue
+            attached = task.parent.parent if kind == "boundary" and task.parent else None
+            timers.append(
+                Timer(
+                    task_id=str(task.id),
+                    bpmn_id=spec.bpmn_id,
+                    due_at=due,
+                    kind=kind,
+                    interrupting=bool(getattr(spec, "cancel_activity", True)),
+                    attached_to=str(attached.id) if attached is not None else None,
+                )
+            )
+        return timers
+
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        return dict(self._task(task_id).data)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The data as the most recently finished task left it: what a case shows."""
+        last = self.workflow.last_task
+        return dict(last.data) if last is not None else dict(self.workflow.data)
+
+    @property
+    def status(self) -> Status:
+        if self.workflow.is_completed():
+            return "completed"
+        return "running" if self.workflow.get_tasks(state=_LIVE) else "stalled"
+
+    def dump(self) -> str:
+        return serializer.dump_instance(self.workflow)
+
+    # -- acting -------------------------------------------------------------------------
+    def start(self) -> Step:
+        return self._act(lambda: None)
+
+    def complete(self, task_id: str, data: Mapping[str, Any]) -> Step:
+        task = self._task(task_id)
+        if task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(f"task {task_id} is not ready")
+
+        def action() -> None:
+            task.data.update(data)
+            task.run()
+
+        return self._act(action)
+
+    def send_message(self, name: str, payload: Mapping[str, Any]) -> Step:
+        def action() -> None:
+            try:
+                self.workflow.send_event(BpmnEvent(MessageEventDefinition(name), dict(payload)))
+            except WorkflowException as exc:
+                raise NotWaiting(str(exc)) from exc
+
+        return self._act(action)
+
+    def fire_due_timers(self) -> Step:
+        """Fire every timer due strictly before now (the engine's own test is ``due < now``)."""
+        moment = clock.now()
+        due = [t for t in self.waiting_timers() if t.due_at < moment]
+        if not due:
+            raise NotWaiting("no timer of this instance is due")
+        step = self._act(self.workflow.refresh_timers)
+        step.fired_timers = due
+        return step
+
+    # -- internals ----------------------------------------------------------------------
+    def _task(self, task_id: str) -> Any:
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except ValueError:
+            task = None
+        if task is None:
+            raise TaskNotReady(f"task {task_id} does not exist in this instance")
+        return task
+
+    def _act(self, action: Callable[[], object]) -> Step:
+        before = {t.id: t.state for t in self.workflow.get_tasks()}
+        with self._running():
+            action()
+            self.workflow.do_engine_steps()
+        step = Step(finished=self._finished_since(before))
+        top_ends = [
+            f.bpmn_id
+            for f, t in zip(step.finished, self._finished_tasks, strict=True)
+            if f.spec_type == "EndEvent" and t.workflow is self.workflow and f.state == "COMPLETED"
+        ]
+        step.ended_at = top_ends[-1] if top_ends and self.workflow.is_completed() else None
+        if self.compactor is not None:
+            self.compactor(self.workflow)
+        return step
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        with using_calendar(self.calendar):
+            try:
+                yield
+            except (TaskNotReady, NotWaiting):
+                raise
+            except SpiffWorkflowException as exc:
+                raise _script_failure(exc) from exc
+            except SandboxError as exc:
+                raise ScriptFailure(str(exc)) from exc
+
+    def _finished_since(self, before: Mapping[UUID, TaskState]) -> list[FinishedTask]:
+        tasks = [
+            t
+            for t in self.workflow.get_tasks(state=_FINISHED)
+            if t.task_spec.bpmn_id is not None  # skip the engine's own bookkeeping tasks
+            and (before.get(t.id) is None or not before[t.id] & _FINISHED)
+        ]
+        tasks.sort(key=lambda t: t.last_state_change or 0)
+        self._finished_tasks = tasks
+        return [
+            FinishedTask(
+                id=str(t.id),
+                bpmn_id=t.task_spec.bpmn_id,
+                name=t.task_spec.bpmn_name,
+                spec_type=type(t.task_spec).__name__,
+                state=TaskState.get_name(t.state),
+                lane=t.task_spec.lane,
+                data=_delta(t),
+            )
+            for t in tasks
+        ]
+
+
+def _delta(task: Any) -> dict[str, Any]:
+    if task.parent is None:
+        return dict(task.data)
+    return DeepMerge.get_updated_keys(task.parent.data, task.data)
+
+
+def _script_failure(exc: SpiffWorkflowException) -> ScriptFailure:
+    task = getattr(exc, "task", None)
+    element = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+    cause = exc.__cause__ or getattr(exc, "error", None)
+    message = str(exc) if cause is None else f"{exc} ({type(cause).__name__}: {cause})"
+    return ScriptFailure(message, element=element)
+
+
+def _due(event_value: object) -> datetime | None:
+    if isinstance(event_value, dict):
+        event_value = event_value.get("next")
+    if not isinstance(event_value, str):
+        return None
+    try:
+        due = TimerEventDefinition.get_datetime(event_value)
+    except ValueError:
+        return None
+    return datetime.fromisoformat(due.isoformat())  # a plain datetime, not the engine's subclass
+
+
+def start_instance(
+    bundle: ProcessBundle | tuple[Any, dict[str, Any]],
+    data: Mapping[str, Any],
+    *,
+    calendar: WorkingCalendar | None = None,
+    compactor: Callable[[BpmnWorkflow], object] | None = None,
+) -> tuple[Instance, Step]:
+    spec, subprocess_specs = _specs(bundle)
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_SCRIPT_ENGINE)
+    workflow.task_tree.data.update(data)
+    for task in workflow.task_tree.children:
+        task.data.update(data)
+    instance = Instance(workflow, calendar=calendar, compactor=compactor)
+    return instance, instance.start()
+
+
+def load_instance(
+    bundle: ProcessBundle | tuple[Any, dict[str, Any]],
+    state: str,
+    *,
+    calendar: WorkingCalendar | None = None,
+    compactor: Callable[[BpmnWorkflow], object] | None = None,
+) -> Instance:
+    """Restore an instance and re-attach our sandboxed script engine (never the default one)."""
+    spec, subprocess_specs = _specs(bundle)
+    workflow = serializer.load_instance(state, spec=spec, subprocess_specs=subprocess_specs)
+    workflow.script_engine = _SCRIPT_ENGINE
+    for sub in workflow.subprocesses.values():
+        sub.script_engine = _SCRIPT_ENGINE
+    return Instance(workflow, calendar=calendar, compactor=compactor)
+
+
+def _specs(bundle: ProcessBundle | tuple[Any, dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    if isinstance(bundle, ProcessBundle):
+        return bundle.spec, bundle.subprocess_specs
+    return bundle
