@@ -125,7 +125,7 @@ class Instance:
             due = _due(task.internal_data.get("event_value"))
             if due is None:
                 continue
-            attached = task.parent.parent if kind == "boundary" and task.parent else None
+            attached = _attached_activity(task) if kind == "boundary" else None
             timers.append(
                 Timer(
                     task_id=str(task.id),
@@ -249,6 +249,12 @@ class Instance:
             )
             for t in tasks
         ]
+
+
+def _attached_activity(boundary: Any) -> Any:
+    """The activity a boundary event watches: its sibling under the boundary split."""
+    siblings = boundary.parent.children if boundary.parent is not None else []
+    return next((t for t in siblings if not hasattr(t.task_spec, "cancel_activity")), None)
 
 
 def _delta(task: Any) -> dict[str, Any]:

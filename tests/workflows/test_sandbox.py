@@ -10,7 +10,7 @@ import copy
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -197,7 +197,7 @@ def test_the_next_evaluation_works_after_a_timeout() -> None:
         env.execute("while True:\n    pass", {})
     data = {"n": 0}
     env.execute("for i in range(1000):\n    n += i", data)
-    assert data == {"n": sum(range(1000))}
+    assert data == {"n": sum(range(1000)), "i": 999}
     assert env.evaluate("n > 10", data) is True
 
 
@@ -246,7 +246,7 @@ ORDINARY = [
         "n = 0\nwhile n < 5:\n    n += 1\nlabels = []\nfor i, item in enumerate(items):\n"
         "    labels += [f'{i + 1}. {item!r:>8}']",
         {"items": ["a", "b"]},
-        {"n": 5, "labels": ["1.      'a'", "2.      'b'"]},
+        {"n": 5, "labels": ["1.      'a'", "2.      'b'"], "i": 1, "item": "b"},
     ),
     (
         "due = opened + timedelta(days=3)\nlate = due < datetime(2025, 1, 10)\n"
@@ -281,8 +281,7 @@ ORDINARY = [
 def test_ordinary_scripts_work_and_leave_only_task_data(
     source: str, before: dict[str, Any], after: dict[str, Any]
 ) -> None:
-    expected = {**copy.deepcopy(before), **after}
-    assert _execute(source, before) == expected
+    assert _execute(source, copy.deepcopy(before)) == {**before, **after}
 
 
 @pytest.mark.parametrize("source, before, after", ORDINARY)
@@ -290,7 +289,8 @@ def test_same_task_data_as_the_unsandboxed_base_class(
     source: str, before: dict[str, Any], after: dict[str, Any]
 ) -> None:
     plain = copy.deepcopy(before)
-    TaskDataEnvironment().execute(source, plain)
+    helpers = {"datetime": datetime, "timedelta": timedelta, "date": date, "timezone": timezone}
+    TaskDataEnvironment(helpers).execute(source, plain)
     assert _execute(source, copy.deepcopy(before)) == plain
 
 
@@ -348,39 +348,43 @@ def test_make_script_engine_returns_a_sandboxed_engine() -> None:
 
 
 def test_deadlines_are_per_thread() -> None:
-    """A short budget in one thread must not cut short a long script in another."""
-    stop = threading.Event()
+    """A short budget running out in one thread must not stop a long script in another."""
+    patient_running, stop = threading.Event(), threading.Event()
     results: dict[str, Any] = {}
-    barrier = threading.Barrier(2)
+
+    def patient() -> None:
+        helpers = {"running": patient_running.set, "stopped": stop.is_set}
+        data = {"n": 0}
+        try:
+            SandboxedEnvironment(helpers, time_limit=30).execute(
+                "running()\nwhile not stopped():\n    n += 1\ndone = True", data
+            )
+        except Exception as exc:  # where a process-wide deadline would land
+            results["patient"] = exc
+        else:
+            results["patient"] = data
 
     def runaway() -> None:
-        barrier.wait()
+        # Pauses just past its own deadline while the patient keeps looping, then loops itself.
+        helpers = {"pause": lambda: time.sleep(BUDGET * 1.25)}
         try:
-            SandboxedEnvironment(time_limit=BUDGET).execute("while True:\n    pass", {})
+            SandboxedEnvironment(helpers, time_limit=BUDGET).execute(
+                "pause()\nwhile True:\n    pass", {}
+            )
         except ScriptTimeout as exc:
             results["runaway"] = exc
         finally:
             stop.set()
 
-    def patient() -> None:
-        env = SandboxedEnvironment({"stopped": stop.is_set}, time_limit=30)
-        data = {"n": 0}
-        barrier.wait()
-        try:
-            env.execute("while not stopped():\n    n += 1\ndone = True", data)
-        except Exception as exc:  # a shared deadline would land here
-            results["patient"] = exc
-        else:
-            results["patient"] = data
-
-    threads = [threading.Thread(target=runaway), threading.Thread(target=patient)]
-    for thread in threads:
-        thread.start()
+    threads = [threading.Thread(target=patient), threading.Thread(target=runaway)]
+    threads[0].start()
+    assert patient_running.wait(timeout=5)
+    threads[1].start()
     for thread in threads:
         thread.join(timeout=10)
     assert isinstance(results["runaway"], ScriptTimeout)
-    assert results["patient"]["done"] is True
-    assert results["patient"]["n"] > 0
+    assert isinstance(results["patient"], dict), results["patient"]
+    assert results["patient"]["done"] is True and results["patient"]["n"] > 0
 
 
 def test_concurrent_scripts_on_one_engine_get_their_own_results() -> None:

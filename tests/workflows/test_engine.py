@@ -1,0 +1,116 @@
+"""The engine facade: round trips, the spec-less state, timers, messages, the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.workflows.walker import walk
+from workflows import clock as clock_module
+from workflows import engine, serializer
+from workflows.clock import FrozenClock
+from workflows.errors import NotWaiting, ScriptFailure, TaskNotReady
+from workflows.specs import load_directory
+
+ROOT = Path(__file__).parent.parent.parent
+SIMPLE = load_directory(ROOT / "tests" / "data" / "simple")[0]
+SHIPPED = load_directory(ROOT / "bpmn") if (ROOT / "bpmn").exists() else []
+
+
+@pytest.fixture
+def frozen() -> Iterator[FrozenClock]:
+    clk = FrozenClock(datetime(2025, 3, 3, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
+    previous = clock_module.set_clock(clk)
+    yield clk
+    clock_module.set_clock(previous)
+
+
+def _assert_round_trip(instance: engine.Instance, state: str) -> None:
+    bundle_specs = (instance.workflow.spec, instance.workflow.subprocess_specs)
+    again = engine.load_instance(bundle_specs, state).dump()
+    assert again == state
+
+
+@pytest.mark.parametrize("bundle", [SIMPLE, *SHIPPED], ids=lambda b: b.key)
+def test_serialize_deserialize_serialize_is_identical_at_every_step(bundle, frozen) -> None:
+    steps: list[str] = []
+
+    def check(instance: engine.Instance, state: str) -> None:
+        _assert_round_trip(instance, state)
+        steps.append(state)
+
+    walk(bundle, {"org_unit": "G-01"}, frozen=frozen, on_step=check)
+    assert len(steps) >= 2
+
+
+def test_state_does_not_embed_the_spec(frozen) -> None:
+    instance, _ = engine.start_instance(SIMPLE, {})
+    ours = instance.dump()
+    standard = serializer.dump_standard(instance.workflow)
+    assert '"spec"' not in ours and "subprocess_specs" not in ours
+    assert len(ours) < len(standard) / 2
+
+
+def test_simple_path_reaches_its_end_event(frozen) -> None:
+    instance, done = walk(SIMPLE, {}, choices={"review": {"approved": True}})
+    assert done == ["handle", "review"]
+    assert instance.status == "completed"
+    assert instance.data["outcome"] == "closed"
+
+
+def test_completing_a_task_twice_or_an_unknown_task_is_refused(frozen) -> None:
+    instance, _ = engine.start_instance(SIMPLE, {})
+    task = instance.ready_tasks()[0]
+    instance.complete(task.id, {"result": "ok"})
+    with pytest.raises(TaskNotReady):
+        instance.complete(task.id, {"result": "again"})
+    with pytest.raises(TaskNotReady):
+        instance.complete("not-a-uuid", {})
+
+
+def test_timers_report_due_times_and_fire_only_when_past(frozen) -> None:
+    instance, _ = engine.start_instance(SIMPLE, {})
+    (timer,) = instance.waiting_timers()
+    assert (timer.bpmn_id, timer.kind, timer.interrupting) == ("remind", "boundary", False)
+    assert timer.attached_to == instance.ready_tasks()[0].id
+    frozen.set(timer.due_at)
+    with pytest.raises(NotWaiting):
+        instance.fire_due_timers()
+    frozen.advance(timedelta(microseconds=1))
+    step = instance.fire_due_timers()
+    assert [t.bpmn_id for t in step.fired_timers] == ["remind"]
+    assert instance.data["reminders"] == 1 or any(
+        f.data.get("reminders") == 1 for f in step.finished
+    )
+
+
+def test_message_without_a_waiting_catch_is_not_waiting(frozen) -> None:
+    instance, _ = engine.start_instance(SIMPLE, {})
+    with pytest.raises(NotWaiting):
+        instance.send_message("no_such_message", {})
+
+
+def test_runaway_script_is_stopped_and_the_engine_keeps_working(frozen) -> None:
+    from workflows.specs import load_bundle, read_directory
+
+    files = read_directory(ROOT / "tests" / "data" / "simple")
+    files["simple_request.bpmn"] = files["simple_request.bpmn"].replace(
+        b"rework = 0", b"while True:\n    pass"
+    )
+    runaway = load_bundle(files)
+    with pytest.raises(ScriptFailure) as info:
+        engine.start_instance(runaway, {})
+    assert info.value.element == "set_due"
+    instance, _ = engine.start_instance(SIMPLE, {})  # the next request is served normally
+    assert [t.bpmn_id for t in instance.ready_tasks()] == ["handle"]
+
+
+def test_restored_instances_run_in_the_sandbox(frozen) -> None:
+    instance, _ = engine.start_instance(SIMPLE, {})
+    restored = engine.load_instance(SIMPLE, instance.dump())
+    assert restored.workflow.script_engine is instance.workflow.script_engine
+    assert type(restored.workflow.script_engine.environment).__name__ == "SandboxedEnvironment"
