@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
+from app.orgs.service import reset_caches
 from workflows import clock as clock_module
 from workflows.clock import FrozenClock
 
@@ -58,6 +59,7 @@ def app(_schema_url: str, backend: str) -> Iterator[Flask]:
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=_schema_url)
     with app.app_context():
         _empty_all_tables(backend)
+        reset_caches()
         yield app
         db.session.remove()
         db.engine.dispose()

@@ -39,8 +39,9 @@ class ProcessVersion(db.Model):  # type: ignore[name-defined,misc]
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
     version: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64))
-    files: Mapped[dict[str, str]] = mapped_column(JSONType)
-    spec_json: Mapped[str] = mapped_column(Text)
+    # Large and needed only on a spec-cache miss or by designers: loaded on first access.
+    files: Mapped[dict[str, str]] = mapped_column(JSONType, deferred=True)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deployed_by: Mapped[str] = mapped_column(String(80))
 
@@ -90,6 +91,9 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    # Head of the audit chain, kept on the row so appending needs no read of the log.
+    event_seq: Mapped[int] = mapped_column(default=0)
+    event_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
 
     org_unit: Mapped[OrgUnit] = relationship(lazy="joined")
     instance: Mapped[ProcessInstance | None] = relationship()

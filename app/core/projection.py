@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.core.models import Case, HumanTask, ProcessInstance, Timer
 from app.extensions import db
-from app.orgs.service import task_unit
+from app.orgs.service import task_unit_id
 from workflows import clock
 from workflows.engine import Instance, Step
 
@@ -21,6 +21,11 @@ END_OUTCOMES = {"closed", "withdrawn", "ledgered"}
 
 
 def sync(case: Case, row: ProcessInstance, instance: Instance, step: Step) -> dict[str, Any]:
+    with db.session.no_autoflush:  # read everything first, then let the commit write once
+        return _sync(case, row, instance, step)
+
+
+def _sync(case: Case, row: ProcessInstance, instance: Instance, step: Step) -> dict[str, Any]:
     data = instance.data
     changes: dict[str, Any] = {}
     before = _case_fields(case)
@@ -99,7 +104,7 @@ def _sync_tasks(
         if task_id in open_rows:
             continue
         props = task.properties
-        unit = task_unit(case_unit=case.org_unit, role=task.lane, properties=props, data=data)
+        unit_id = task_unit_id(case_unit=case.org_unit, role=task.lane, properties=props, data=data)
         priority = props.get("priority")
         db.session.add(
             HumanTask(
@@ -109,7 +114,7 @@ def _sync_tasks(
                 bpmn_id=task.bpmn_id,
                 name=task.name,
                 role=task.lane,
-                org_unit_id=unit.id,
+                org_unit_id=unit_id,
                 stage=props.get("stage"),
                 form=task.form,
                 priority=int(priority) if priority and priority.isdigit() else case.priority,

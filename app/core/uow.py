@@ -18,6 +18,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core import hashchain
@@ -42,20 +43,21 @@ class NotFound(Exception):
 # Tests pause a transaction just before commit here (a threading.Event) to force races.
 before_commit_hooks: list[Callable[[str], None]] = []
 
-_spec_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
+_spec_cache: dict[tuple[int, str], tuple[Any, dict[str, Any]]] = {}
 _spec_lock = threading.Lock()
 
 
 def version_spec(version: ProcessVersion) -> tuple[Any, dict[str, Any]]:
     """The parsed spec of a version, deserialized once per process and kept (versions are
     immutable, so the cache never goes stale)."""
-    cached = _spec_cache.get(version.id)
+    key = (version.id, version.content_hash)
+    cached = _spec_cache.get(key)
     if cached is None:
         with _spec_lock:
-            cached = _spec_cache.get(version.id)
+            cached = _spec_cache.get(key)
             if cached is None:
                 cached = serializer.load_spec(version.spec_json)
-                _spec_cache[version.id] = cached
+                _spec_cache[key] = cached
     return cached
 
 
@@ -89,14 +91,8 @@ def _unit(action: str) -> Iterator[Any]:
 
 
 def append_event(case: Case, *, type: str, actor: str, data: Mapping[str, Any]) -> CaseEvent:
-    last = db.session.scalars(
-        select(CaseEvent)
-        .where(CaseEvent.case_id == case.id)
-        .order_by(CaseEvent.seq.desc())
-        .limit(1)
-    ).first()
-    seq = last.seq + 1 if last else 1
-    prev = last.hash if last else hashchain.GENESIS
+    """Append the next event of ``case``'s hash chain (the chain's head lives on the case)."""
+    seq, prev = case.event_seq + 1, case.event_hash
     at = clock.now()
     body = hashchain.plain(dict(data))
     digest = hashchain.event_hash(
@@ -112,6 +108,7 @@ def append_event(case: Case, *, type: str, actor: str, data: Mapping[str, Any]) 
         prev_hash=prev,
         hash=digest,
     )
+    case.event_seq, case.event_hash = seq, digest
     db.session.add(event)
     return event
 
@@ -169,7 +166,14 @@ def start_case(*, version: ProcessVersion, case: Case, data: Mapping[str, Any], 
 
 
 def _open_task(task_id: str) -> HumanTask:
-    task = db.session.get(HumanTask, task_id)
+    """The open task with its case, instance and version, in one query."""
+    task = db.session.scalars(
+        select(HumanTask)
+        .where(HumanTask.id == task_id)
+        .options(
+            joinedload(HumanTask.case).joinedload(Case.instance).joinedload(ProcessInstance.version)
+        )
+    ).first()
     if task is None:
         raise NotFound(f"task {task_id} not found")
     if task.status != "open":

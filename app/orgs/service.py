@@ -55,10 +55,11 @@ def grant(*, user: User, role: str, unit: OrgUnit, include_below: bool = False) 
     user.roles.append(RoleAssignment(role=role, org_unit=unit, include_below=include_below))
 
 
-def task_unit(
+def task_unit_id(
     *, case_unit: OrgUnit, role: str | None, properties: Mapping[str, str], data: Mapping[str, Any]
-) -> OrgUnit:
-    """The org unit whose people get a task: a level above the case's unit, or a department.
+) -> int:
+    """The id of the org unit whose people get a task: a level above the case's unit, or a
+    department.
 
     Department tasks go to the department named in the data (``department``) when there is
     one, so that each parallel department instance of a whistle lands in its own inbox.
@@ -66,11 +67,45 @@ def task_unit(
     level = properties.get("orgLevel") or ROLE_LEVEL.get(role or "", "grid")
     if level == "department":
         code = data.get("department")
-        unit = get_by_code(code) if isinstance(code, str) else None
-        if unit is not None:
-            return unit
+        unit_id = _id_by_code(code) if isinstance(code, str) else None
+        if unit_id is not None:
+            return unit_id
         level = "street"
-    for unit in case_unit.ancestors():
-        if unit.kind == level:
-            return unit
-    return case_unit
+    for kind, unit_id in _ancestry(case_unit.id, case_unit.path):
+        if kind == level:
+            return unit_id
+    return case_unit.id
+
+
+# A unit's code, kind and place in the tree never change once created, so these lookups are
+# cached for the life of the process: the inbox projection runs them on every engine step.
+_ANCESTRY: dict[int, tuple[tuple[str, int], ...]] = {}
+_CODES: dict[str, int] = {}
+
+
+def reset_caches() -> None:
+    """Forget cached units (tests that rebuild the org tree with the same ids call this)."""
+    _ANCESTRY.clear()
+    _CODES.clear()
+
+
+def _ancestry(unit_id: int, path: str) -> tuple[tuple[str, int], ...]:
+    """(kind, id) of the unit and its ancestors, nearest first."""
+    cached = _ANCESTRY.get(unit_id)
+    if cached is None:
+        ids = [int(part) for part in path.strip("/").split("/") if part]
+        rows = db.session.execute(select(OrgUnit.id, OrgUnit.kind).where(OrgUnit.id.in_(ids)))
+        kinds = {unit_id: kind for unit_id, kind in rows}
+        cached = tuple((kinds[i], i) for i in reversed(ids) if i in kinds)
+        _ANCESTRY[unit_id] = cached
+    return cached
+
+
+def _id_by_code(code: str) -> int | None:
+    unit_id = _CODES.get(code)
+    if unit_id is None:
+        unit = get_by_code(code)
+        if unit is None:
+            return None
+        unit_id = _CODES[code] = unit.id
+    return unit_id

@@ -119,6 +119,8 @@ def upgrade():
     sa.Column('due_at', app.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', app.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('instance_id', sa.Integer(), nullable=True),
+    sa.Column('event_seq', sa.Integer(), nullable=False),
+    sa.Column('event_hash', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], ),
     sa.ForeignKeyConstraint(['org_unit_id'], ['org_units.id'], ),
     sa.PrimaryKeyConstraint('id'),

@@ -1,0 +1,154 @@
+"""Cost of one task completion: the raw engine beside our unit of work, in one run.
+
+    python -m bench.engine [--cases 30]
+
+Process A of ../shared/bench (8 user tasks, 2 gateways, 5-field forms). The raw engine does
+deserialize → complete → engine steps → serialize with SpiffWorkflow's standard serializer;
+the unit of work does the same plus the sandbox, the spec cache, the task projection, the
+timers, the case row, one hash-chained audit event and the commit, on SQLite (a file, WAL)
+and on PostgreSQL (127.0.0.1:5432). Prints a table with p50/p95/mean and the ratio to raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workflows import baseline
+from workflows.specs import load_directory
+
+HERE = Path(__file__).parent
+PROCESSES = HERE / "processes"
+PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def form_values() -> dict[str, dict[str, Any]]:
+    """Five values per form, as the anchor benchmark submits them (triage standard, approve)."""
+    values: dict[str, dict[str, Any]] = {}
+    for path in sorted((PROCESSES / "forms").glob("a-*-schema.json")):
+        schema = json.loads(path.read_text())
+        task = path.name.removeprefix("a-").removesuffix("-schema.json")
+        data: dict[str, Any] = {}
+        for name, prop in schema["properties"].items():
+            if "enum" in prop:
+                data[name] = prop["enum"][0]
+            elif prop.get("type") == "integer":
+                data[name] = 3
+            else:
+                data[name] = f"{name} value"
+        values[task] = data
+    return values
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "n": len(ordered),
+        "p50": ordered[len(ordered) // 2] * 1000,
+        "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000,
+        "mean": statistics.fmean(ordered) * 1000,
+    }
+
+
+def bench_raw(cases: int) -> dict[str, float]:
+    bundle = next(b for b in load_directory(PROCESSES) if b.key == "gridcase_anchor_a")
+    values = form_values()
+    samples = []
+    for _ in range(cases):
+        state = baseline.start(bundle)
+        while (ready := baseline.ready_task(state)) is not None:
+            started = time.perf_counter()
+            state = baseline.complete_request(state, values[ready[1]])
+            samples.append(time.perf_counter() - started)
+    return percentiles(samples)
+
+
+def bench_uow(url: str, cases: int) -> dict[str, float]:
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.cases.service import open_case
+    from app.core import uow
+    from app.core.models import HumanTask
+    from app.extensions import db
+    from app.orgs.demo import seed_demo
+    from app.processes.service import deploy_directory
+
+    app = create_app("production", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY="bench")
+    values = form_values()
+    samples = []
+    with app.app_context():
+        db.drop_all()
+        db.session.execute(db.text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+        upgrade(directory=str(HERE.parent / "migrations"))
+        seed_demo()
+        deploy_directory(PROCESSES, actor="bench")
+        intake = {
+            "title": "bench",
+            "category": "0101",
+            "request_type": "help",
+            "channel": "hotline",
+            "org_unit": "G-01",
+        }
+        for _ in range(cases):
+            case = open_case(intake=intake, actor="bench", process_key="gridcase_anchor_a")
+            while True:
+                db.session.rollback()
+                task = db.session.scalars(
+                    db.select(HumanTask).where(
+                        HumanTask.case_id == case.id, HumanTask.status == "open"
+                    )
+                ).first()
+                if task is None:
+                    break
+                data = values[task.bpmn_id]
+                task_id = task.id
+                db.session.rollback()
+                started = time.perf_counter()
+                uow.complete_task(task_id=task_id, data=data, actor="bench")
+                samples.append(time.perf_counter() - started)
+        db.session.remove()
+        db.engine.dispose()
+    return percentiles(samples)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=30)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs: list[tuple[str, Callable[[], dict[str, float]]]] = [
+            ("raw SpiffWorkflow (standard serializer)", lambda: bench_raw(args.cases)),
+            (
+                "unit of work, SQLite",
+                lambda: bench_uow(f"sqlite:///{tmp}/bench.sqlite", args.cases),
+            ),
+            ("unit of work, PostgreSQL", lambda: bench_uow(PG_URL, args.cases)),
+        ]
+        results = [(name, run()) for name, run in runs]
+    raw_mean = results[0][1]["mean"]
+    print(
+        f"# bench/engine.py  {time.strftime('%Y-%m-%d %H:%M')}  {platform.processor() or platform.machine()}"
+        f"  cores={os.cpu_count()}  python={platform.python_version()}"
+    )
+    print(
+        f"{'process A, one completion':45} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} {'× raw':>6}"
+    )
+    for name, r in results:
+        print(
+            f"{name:45} {r['n']:>5} {r['p50']:>8.2f} {r['p95']:>8.2f} {r['mean']:>8.2f} "
+            f"{r['mean'] / raw_mean:>6.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
