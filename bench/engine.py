@@ -136,13 +136,13 @@ def main(argv: list[str] | None = None) -> None:
         ]
         results = [(name, run()) for name, run in runs]
     raw_mean = results[0][1]["mean"]
+    machine = platform.processor() or platform.machine()
     print(
-        f"# bench/engine.py  {time.strftime('%Y-%m-%d %H:%M')}  {platform.processor() or platform.machine()}"
+        f"# bench/engine.py  {time.strftime('%Y-%m-%d %H:%M')}  {machine}"
         f"  cores={os.cpu_count()}  python={platform.python_version()}"
     )
-    print(
-        f"{'process A, one completion':45} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} {'× raw':>6}"
-    )
+    head = ("process A, one completion", "n", "p50 ms", "p95 ms", "mean ms", "× raw")
+    print(f"{head[0]:45} {head[1]:>5} {head[2]:>8} {head[3]:>8} {head[4]:>8} {head[5]:>6}")
     for name, r in results:
         print(
             f"{name:45} {r['n']:>5} {r['p50']:>8.2f} {r['p95']:>8.2f} {r['mean']:>8.2f} "
