@@ -143,9 +143,12 @@ class Instance:
 
     @property
     def data(self) -> dict[str, Any]:
-        """The data as the most recently finished task left it: what a case shows."""
-        last = self.workflow.last_task
-        return dict(last.data) if last is not None else dict(self.workflow.data)
+        """The freshest data in the instance (subprocesses included): that of the task that
+        changed state last among the finished and ready ones; what the case row shows."""
+        tasks = self.workflow.get_tasks(state=TaskState.COMPLETED | TaskState.READY)
+        if not tasks:
+            return dict(self.workflow.data)
+        return dict(max(tasks, key=lambda t: t.last_state_change or 0).data)
 
     @property
     def status(self) -> Status:
@@ -309,9 +312,7 @@ def load_instance(
     """Restore an instance and re-attach our sandboxed script engine (never the default one)."""
     spec, subprocess_specs = _specs(bundle)
     workflow = serializer.load_instance(state, spec=spec, subprocess_specs=subprocess_specs)
-    workflow.script_engine = _SCRIPT_ENGINE
-    for sub in workflow.subprocesses.values():
-        sub.script_engine = _SCRIPT_ENGINE
+    workflow.script_engine = _SCRIPT_ENGINE  # subprocesses use their top workflow's engine
     return Instance(workflow, calendar=calendar, compactor=compactor)
 
 

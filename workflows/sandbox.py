@@ -22,19 +22,9 @@ from time import perf_counter
 from types import CodeType, ModuleType
 from typing import Any, Literal
 
-from RestrictedPython import (
-    RestrictingNodeTransformer,
-    compile_restricted_eval,
-    compile_restricted_exec,
-    safe_builtins,
-)
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-    safer_getattr_raise,
-)
-from RestrictedPython.PrintCollector import PrintCollector
+from RestrictedPython import Guards, PrintCollector, RestrictingNodeTransformer, safe_builtins
+from RestrictedPython import compile_restricted_eval as _compile_eval
+from RestrictedPython import compile_restricted_exec as _compile_exec
 from RestrictedPython.transformer import IOPERATOR_TO_STR
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
@@ -89,50 +79,34 @@ def _huge_width(width: str, args: Any = ()) -> bool:
     return len(width) > 7 or (bool(width) and int(width) > MAX_ITEMS)
 
 
-def _check_add(a: Any, b: Any) -> None:
-    if type(a) in _SEQS and type(b) in _SEQS and len(a) + len(b) > MAX_ITEMS:
-        _too_big("'+' result")
+def _ints(a: Any, b: Any) -> bool:
+    return type(a) in _INTS and type(b) in _INTS
 
 
-def _check_mul(a: Any, b: Any) -> None:
+def _mul_too_big(a: Any, b: Any) -> bool:
     if type(b) in _SEQS:
         a, b = b, a
-    if type(a) in _INTS:
-        if type(b) in _INTS and a.bit_length() + b.bit_length() > MAX_INT_BITS:
-            _too_big("'*' result")
-    elif type(a) in _SEQS and type(b) in _INTS and len(a) * b > MAX_ITEMS:
-        _too_big("'*' result")
+    if _ints(a, b):
+        return a.bit_length() + b.bit_length() > MAX_INT_BITS
+    return type(a) in _SEQS and type(b) in _INTS and len(a) * b > MAX_ITEMS
 
 
-def _check_pow(a: Any, b: Any) -> None:
-    if type(a) in _INTS and type(b) in _INTS and b > 1 and abs(a) > 1 and (
-        (abs(a).bit_length() - 1) * b > MAX_INT_BITS
-    ):
-        _too_big("'**' result")
-
-
-def _check_lshift(a: Any, b: Any) -> None:
-    if type(a) in _INTS and type(b) in _INTS and a and a.bit_length() + b > MAX_INT_BITS:
-        _too_big("'<<' result")
-
-
-def _check_mod(a: Any, b: Any) -> None:
-    """``'%999999999d' % 1`` builds a gigabyte."""
-    if type(a) is str and any(
-        _huge_width(w, b) for groups in _PERCENT.findall(a) for w in groups if w
-    ):
-        _too_big("%-format width")
-
-
-# ast operator -> (guard name, size check, operation); ``x *= y`` & co. share the checks.
-_BINOPS: dict[type[ast.operator], tuple[str, Callable[[Any, Any], None], Callable]] = {
-    ast.Add: ("_add_", _check_add, operator.add),
-    ast.Mult: ("_mul_", _check_mul, operator.mul),
-    ast.Pow: ("_pow_", _check_pow, operator.pow),
-    ast.LShift: ("_lshift_", _check_lshift, operator.lshift),
-    ast.Mod: ("_mod_", _check_mod, operator.mod),
+# Would ``a <op> b`` build something huge? Asked before Python builds it.
+_TOO_BIG: dict[str, Callable[[Any, Any], bool]] = {
+    "+": lambda a, b: type(a) in _SEQS and type(b) in _SEQS and len(a) + len(b) > MAX_ITEMS,
+    "*": _mul_too_big,
+    "**": lambda a, b: _ints(a, b) and b > 1 and abs(a) > 1 and (
+        (abs(a).bit_length() - 1) * b > MAX_INT_BITS),
+    "<<": lambda a, b: _ints(a, b) and a != 0 and a.bit_length() + b > MAX_INT_BITS,
+    "%": lambda a, b: type(a) is str and any(  # '%999999999d' % 1 builds a gigabyte
+        _huge_width(w, b) for groups in _PERCENT.findall(a) for w in groups if w),
 }
-_CHECKS = {IOPERATOR_TO_STR[op]: check for op, (_, check, _) in _BINOPS.items()}
+# ast operator -> (symbol, guard name, operation); ``x *= y`` & co. share the checks.
+_BINOPS: dict[type[ast.operator], tuple[str, str, Callable[[Any, Any], Any]]] = {
+    ast.Add: ("+", "_add_", operator.add), ast.Mult: ("*", "_mul_", operator.mul),
+    ast.Pow: ("**", "_pow_", operator.pow), ast.LShift: ("<<", "_lshift_", operator.lshift),
+    ast.Mod: ("%", "_mod_", operator.mod),
+}
 _IOPS: dict[str, Callable[[Any, Any], Any]] = {
     IOPERATOR_TO_STR[op]: getattr(operator, f"i{name}")
     for op, name in [(ast.Add, "add"), (ast.Sub, "sub"), (ast.Mult, "mul"), (ast.Div, "truediv"),
@@ -142,9 +116,17 @@ _IOPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _guarded(check: Callable[[Any, Any], None], op: Callable[[Any, Any], Any]) -> Callable:
+def _check(symbol: str, a: Any, b: Any) -> None:
+    if _TOO_BIG[symbol](a, b):
+        _too_big(f"'{symbol}' result")
+
+
+def _guarded(symbol: str, op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    too_big = _TOO_BIG[symbol]
+
     def binop(a: Any, b: Any) -> Any:
-        check(a, b)
+        if too_big(a, b):
+            _too_big(f"'{symbol}' result")
         return op(a, b)
 
     return binop
@@ -152,15 +134,15 @@ def _guarded(check: Callable[[Any, Any], None], op: Callable[[Any, Any], Any]) -
 
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
     """``x += y`` (RestrictedPython's rewrite): in place as in Python, size-checked like ``+``."""
-    check = _CHECKS.get(op)
-    if check is not None:
-        check(x, y)
+    too_big = _TOO_BIG.get(op[:-1])
+    if too_big is not None and too_big(x, y):
+        _too_big(f"'{op}' result")
     return _IOPS[op](x, y)
 
 
 def _inplaceitem(obj: Any, key: Any, op: str, y: Any) -> None:
     """``d[k] += y``: RestrictedPython refuses it, task-data scripts write it all the time."""
-    full_write_guard(obj)[key] = _inplacevar(op, obj[key], y)
+    Guards.full_write_guard(obj)[key] = _inplacevar(op, obj[key], y)
 
 
 def _spec(spec: str) -> str:
@@ -207,7 +189,7 @@ def _sized_call(name: str, obj: Any, *args: Any, **kwargs: Any) -> Any:
 def _getattr(obj: Any, name: str) -> Any:
     """safer_getattr (no ``_`` names, no str.format), raising on a missing name like Python,
     with the methods in _SIZED (bound or unbound) wrapped by _sized_call."""
-    value = safer_getattr_raise(obj, name)
+    value = Guards.safer_getattr_raise(obj, name)
     if name not in _SIZED:
         return value
     if isinstance(obj, _SIZED_TYPES):
@@ -230,7 +212,7 @@ def _range(*args: int) -> range:
 
 def _pow(base: Any, exp: Any, mod: Any = None) -> Any:
     if mod is None:
-        _check_pow(base, exp)
+        _check("**", base, exp)
     elif any(isinstance(x, int) and x.bit_length() > 4096 for x in (base, exp, mod)):
         _too_big("pow()")
     return pow(base, exp, mod)
@@ -247,11 +229,11 @@ def _round(number: Any, ndigits: Any = None) -> Any:
 
 def _sum(items: Iterable[Any], /, start: Any = 0) -> Any:
     """sum(lists, []) concatenates in C: step through it here so each step is size-checked."""
-    if type(start) not in _SEQS:
+    if type(start) not in (list, tuple):  # numbers; str/bytes start: sum() refuses them itself
         return sum(items, start)
     for item in items:
         _tick()
-        _check_add(start, item)
+        _check("+", start, item)
         start = start + item
     return start
 
@@ -273,12 +255,12 @@ _BUILTINS.update({f.__name__: f for f in (
 _BUILTINS.update(range=_range, pow=_pow, round=_round, sum=_sum, __import__=_import)
 _GUARDS: dict[str, object] = {
     "__builtins__": _BUILTINS, "_getattr_": _getattr, "_getitem_": operator.getitem,
-    "_getiter_": lambda obj: _tick() and obj, "_write_": full_write_guard,
-    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence,
+    "_getiter_": lambda obj: _tick() and obj, "_write_": Guards.full_write_guard,
+    "_iter_unpack_sequence_": Guards.guarded_iter_unpack_sequence,
+    "_unpack_sequence_": Guards.guarded_unpack_sequence,
     "_inplacevar_": _inplacevar, "_inplaceitem_": _inplaceitem, "_print_": PrintCollector,
     "_apply_": lambda f, *a, **k: f(*a, **k), "_tick_": _tick, "_spec_": _spec,
-    **{name: _guarded(check, op) for name, check, op in _BINOPS.values()},
+    **{name: _guarded(symbol, op) for symbol, name, op in _BINOPS.values()},
 }
 
 
@@ -339,7 +321,7 @@ class _Policy(RestrictingNodeTransformer):
         guard = _BINOPS.get(type(node.op))
         if guard is None:
             return node
-        return ast.copy_location(_call(guard[0], node.left, node.right), node)
+        return ast.copy_location(_call(guard[1], node.left, node.right), node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         target = node.target
@@ -363,9 +345,11 @@ _Mode = Literal["eval", "exec"]
 @lru_cache(maxsize=4096)
 def _compiled(source: str, mode: _Mode) -> tuple[CodeType | None, tuple[str, ...]]:
     """Compile once per (source, mode): the engine re-evaluates the same few strings forever."""
-    compile_ = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+    compile_ = _compile_eval if mode == "eval" else _compile_exec
     try:
         result = compile_(source, policy=_Policy)
+    except SyntaxError as exc:  # compile()'s own checks ('return' outside function): uncaught
+        return None, (f"Line {exc.lineno}: SyntaxError: {exc.msg}",)
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
         return None, (f"{type(exc).__name__}: {exc}",)
     return result.code, tuple(result.errors)
@@ -402,6 +386,7 @@ class SandboxedEnvironment(TaskDataEnvironment):
         self, expression: str, context: dict[str, Any],
         external_context: Mapping[str, Any] | None = None,
     ) -> Any:
+        """The expression's value; the context (task data) is read, never written."""
         code = _code(expression, "eval")
         self._prepare_context(context)
         scope = {**self.globals, **(external_context or {}), **context, **_GUARDS}
@@ -415,6 +400,7 @@ class SandboxedEnvironment(TaskDataEnvironment):
         self, script: str, context: dict[str, Any],
         external_context: Mapping[str, Any] | None = None,
     ) -> bool:
+        """Run in the task data itself, as the base class does, so assignments land there."""
         self.check_for_overwrite(context, external_context or {})
         code = _code(script, "exec")
         self._prepare_context(context)

@@ -6,6 +6,7 @@ it changed so the step's audit event can say so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ def _sync(case: Case, row: ProcessInstance, instance: Instance, step: Step) -> d
     before = _case_fields(case)
     _sync_case_data(case, data)
     timers = instance.waiting_timers()
-    changes["tasks"] = _sync_tasks(case, row, instance, step, data, timers)
+    changes["tasks"] = _sync_tasks(case, row, instance, step, timers)
     changes["timers"] = _sync_timers(case, row, timers)
     changes["incident"] = _sync_status(case, row, instance, step, data)
     after = _case_fields(case)
@@ -79,7 +80,6 @@ def _sync_tasks(
     row: ProcessInstance,
     instance: Instance,
     step: Step,
-    data: dict[str, Any],
     timers: list[Any],
 ) -> dict[str, list[str]]:
     ready = {t.id: t for t in instance.ready_tasks()}
@@ -104,7 +104,10 @@ def _sync_tasks(
         if task_id in open_rows:
             continue
         props = task.properties
-        unit_id = task_unit_id(case_unit=case.org_unit, role=task.lane, properties=props, data=data)
+        own_data = instance.task_data(task_id)  # a multi-instance task has its own department
+        unit_id = task_unit_id(
+            case_unit=case.org_unit, role=task.lane, properties=props, data=own_data
+        )
         priority = props.get("priority")
         db.session.add(
             HumanTask(
@@ -119,7 +122,7 @@ def _sync_tasks(
                 form=task.form,
                 priority=int(priority) if priority and priority.isdigit() else case.priority,
                 created_at=now,
-                due_at=due_by_timer.get(props.get("dueTimer", "")) or case.due_at,
+                due_at=_task_due(props, own_data, due_by_timer) or case.due_at,
             )
         )
         created.append(task_id)
@@ -127,6 +130,18 @@ def _sync_tasks(
     if stages:
         case.stage = stages[0]
     return {"created": created, "closed": closed}
+
+
+def _task_due(
+    props: Mapping[str, str], data: Mapping[str, Any], due_by_timer: Mapping[str, datetime]
+) -> datetime | None:
+    """A task's own due time: the data key its ``dueVariable`` names, or its ``dueTimer``."""
+    variable = props.get("dueVariable")
+    if variable:
+        due = _parse_time(data.get(variable))
+        if due is not None:
+            return due
+    return due_by_timer.get(props.get("dueTimer", ""))
 
 
 def _sync_timers(case: Case, row: ProcessInstance, timers: list[Any]) -> dict[str, list[str]]:

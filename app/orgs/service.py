@@ -61,9 +61,16 @@ def task_unit_id(
     """The id of the org unit whose people get a task: a level above the case's unit, or a
     department.
 
-    Department tasks go to the department named in the data (``department``) when there is
-    one, so that each parallel department instance of a whistle lands in its own inbox.
+    A task whose ``orgUnitVariable`` property names a data key holding a unit code goes to that
+    unit; department tasks default to the key ``department``, so that each parallel department
+    instance of a whistle lands in its own inbox.
     """
+    variable = properties.get("orgUnitVariable")
+    if variable:
+        code = data.get(variable)
+        unit_id = _id_by_code(code) if isinstance(code, str) else None
+        if unit_id is not None:
+            return unit_id
     level = properties.get("orgLevel") or ROLE_LEVEL.get(role or "", "grid")
     if level == "department":
         code = data.get("department")

@@ -43,6 +43,8 @@ REFUSED = {
     "class": "class A:\n    pass",
     "builtins": "__builtins__",
     "syntax error": "x = (1 +",
+    "return outside function": "return 1",  # parses; only compile() refuses it
+    "break outside loop": "break",
 }
 SIZE_BOMBS = {
     "str repeat": "'a' * 10**9",
@@ -111,6 +113,9 @@ def test_check_source_messages_say_what_and_where() -> None:
     assert "open()" in check_source("open('/etc/passwd')", mode="eval")[0]
     assert "__subclasses__" in " ".join(check_source(REFUSED["subclasses"], mode="eval"))
     assert "SyntaxError" in check_source("x = (1 +", mode="exec")[0]
+    assert check_source("x = 1\nreturn x", mode="exec") == [
+        "Line 2: SyntaxError: 'return' outside function"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -376,7 +381,7 @@ def test_deadlines_are_per_thread() -> None:
         finally:
             stop.set()
 
-    threads = [threading.Thread(target=patient), threading.Thread(target=runaway)]
+    threads = [threading.Thread(target=f, daemon=True) for f in (patient, runaway)]
     threads[0].start()
     assert patient_running.wait(timeout=5)
     threads[1].start()
@@ -399,7 +404,7 @@ def test_concurrent_scripts_on_one_engine_get_their_own_results() -> None:
             env.execute("total = 0\nfor i in range(2000):\n    total += i * k", data)
         results[k] = data["total"]
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -424,7 +429,8 @@ _BPMN = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="assess" />
     <bpmn:sequenceFlow id="f2" sourceRef="assess" targetRef="decide" />
     <bpmn:sequenceFlow id="to_rework" sourceRef="decide" targetRef="rework">
-      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression"
+        >{condition}</bpmn:conditionExpression>
     </bpmn:sequenceFlow>
     <bpmn:sequenceFlow id="to_accepted" sourceRef="decide" targetRef="accepted" />
   </bpmn:process>
