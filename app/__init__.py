@@ -18,6 +18,7 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
     app.config.from_object(CONFIGS[name])
     app.config.update(overrides)
 
+    from app.auth import models as _auth_models  # noqa: F401
     from app.core import models as _core_models  # noqa: F401  (register tables)
     from app.orgs import models as _org_models  # noqa: F401
 

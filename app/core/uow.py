@@ -181,9 +181,18 @@ def _open_task(task_id: str) -> HumanTask:
     return task
 
 
-def complete_task(*, task_id: str, data: Mapping[str, Any], actor: str) -> Case:
+_ANYONE: Any = object()
+
+
+def complete_task(
+    *, task_id: str, data: Mapping[str, Any], actor: str, as_user: int | None = None
+) -> Case:
+    """Complete a task; with ``as_user``, only if it is unclaimed or claimed by that user
+    (checked inside the transaction, so a claim racing in between is a conflict)."""
     with _unit("complete"):
         task = _open_task(task_id)
+        if as_user is not None and task.assignee_id not in (None, as_user):
+            raise Conflict(f"task {task_id} is claimed by someone else")
         case, row = task.case, task.case.instance
         assert row is not None
         instance = _load(row)
@@ -254,26 +263,34 @@ def fire_timer(*, timer_id: str, actor: str = "scheduler") -> Case | None:
 
 
 def claim_task(*, task_id: str, user: User, actor: str) -> HumanTask:
-    return _set_assignee(task_id, user, actor, event="task.claimed", only_if_free=True)
+    return _set_assignee(task_id, user, actor, event="task.claimed", expect_assignee=None)
 
 
-def assign_task(*, task_id: str, user: User | None, actor: str) -> HumanTask:
+def assign_task(
+    *, task_id: str, user: User | None, actor: str, expect_assignee: Any = _ANYONE
+) -> HumanTask:
+    """Assign (or, with no user, unclaim) a task; ``expect_assignee`` (a user id or None)
+    makes it conditional on who holds the task now, checked inside the transaction."""
     return _set_assignee(
         task_id,
         user,
         actor,
         event="task.assigned" if user else "task.unclaimed",
-        only_if_free=False,
+        expect_assignee=expect_assignee,
     )
 
 
 def _set_assignee(
-    task_id: str, user: User | None, actor: str, *, event: str, only_if_free: bool
+    task_id: str, user: User | None, actor: str, *, event: str, expect_assignee: Any
 ) -> HumanTask:
     with _unit(event):
         task = _open_task(task_id)
-        if only_if_free and task.assignee_id is not None:
-            raise Conflict(f"task {task_id} is already claimed")
+        if expect_assignee is not _ANYONE and task.assignee_id != expect_assignee:
+            raise Conflict(
+                f"task {task_id} is already claimed"
+                if expect_assignee is None
+                else f"task {task_id} was claimed or released by someone else"
+            )
         before = task.assignee.username if task.assignee else None
         task.assignee = user
         append_event(

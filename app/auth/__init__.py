@@ -1,0 +1,1 @@
+"""Authentication (bearer tokens, login slowdown) and access scoping for the API."""

@@ -1,0 +1,263 @@
+"""The inbox: scoped task lists, task forms, and claim / assign / complete.
+
+Reads come from the ``human_tasks`` projection (never from deserialized instances, except
+the prefill of one task's form). Writes go through the unit of work. A task the user may not
+see is reported as not found (404), whoever asks; a task they see but may not act on is
+Forbidden (403): an auditor's, or a dispatcher's task of another role (they may assign it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.orm import aliased, selectinload
+
+from app.auth.access import DISPATCH_ROLES, Forbidden, Principal
+from app.cases.queries import InvalidInput
+from app.core import hashchain, uow
+from app.core.models import Case, HumanTask, ProcessInstance
+from app.extensions import db
+from app.orgs.models import OrgUnit, User
+from app.orgs.service import get_by_code
+from workflows import clock, engine
+from workflows.calendar import default_calendar
+from workflows.errors import TaskNotReady
+
+SORTS = ("due_at", "-due_at", "created_at", "-created_at")
+SCOPES = ("mine", "group", "all")
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    scope: str = "all"
+    status: str = "open"
+    mode: str | None = None
+    org_unit: str | None = None
+    overdue: bool | None = None
+    due_before: datetime | None = None
+    sort: str = "due_at"
+    after: tuple[int, datetime | None, str] | None = None  # (nulls-last flag, value, id)
+    limit: int = 50
+
+
+# -- access ---------------------------------------------------------------------------------
+def can_see(p: Principal, task: HumanTask) -> bool:
+    """Its role in its unit, assigned to me, or a dispatching role over its unit."""
+    return (
+        p.reads_all
+        or task.assignee_id == p.user.id
+        or p.holds(task.role, task.org_unit)
+        or p.holds(DISPATCH_ROLES, task.org_unit)
+    )
+
+
+def can_act(p: Principal, task: HumanTask) -> bool:
+    if p.read_only:
+        return False
+    return p.is_admin or task.assignee_id == p.user.id or p.holds(task.role, task.org_unit)
+
+
+def visible_task(p: Principal, task_id: str) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None or not can_see(p, task):
+        raise uow.NotFound(f"task {task_id} not found")
+    return task
+
+
+def actionable_task(p: Principal, task_id: str) -> HumanTask:
+    task = visible_task(p, task_id)
+    if not can_act(p, task):
+        raise Forbidden(f"you may not act on task {task_id}")
+    if task.status != "open":
+        raise uow.Conflict(f"task {task_id} is already {task.status}")
+    return task
+
+
+# -- inbox ----------------------------------------------------------------------------------
+def _filtered(p: Principal, q: InboxQuery) -> Select[tuple[HumanTask]]:
+    unit = aliased(OrgUnit)
+    stmt = (
+        select(HumanTask)
+        .join(unit, HumanTask.org_unit_id == unit.id)
+        .join(Case, HumanTask.case_id == Case.id)
+        .where(HumanTask.status == q.status)
+    )
+    mine = HumanTask.assignee_id == p.user.id
+    group = and_(HumanTask.assignee_id.is_(None), p.task_condition(HumanTask.role, unit))
+    stmt = stmt.where({"mine": mine, "group": group}.get(q.scope, or_(mine, group)))
+    if q.mode:
+        stmt = stmt.where(Case.mode == q.mode)
+    if q.org_unit:
+        target = get_by_code(q.org_unit)
+        if target is None:
+            raise InvalidInput({"org_unit": [f"unknown org unit {q.org_unit!r}"]})
+        stmt = stmt.where(unit.path.startswith(target.path))
+    now = clock.now()
+    if q.overdue is True:
+        stmt = stmt.where(HumanTask.due_at < now)
+    elif q.overdue is False:
+        stmt = stmt.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
+    if q.due_before is not None:
+        stmt = stmt.where(HumanTask.due_at < q.due_before)
+    return stmt
+
+
+def inbox(p: Principal, q: InboxQuery) -> tuple[list[HumanTask], tuple[Any, ...] | None, int]:
+    """One page of the user's tasks, the key of the next page (or None) and the total."""
+    stmt = _filtered(p, q)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    column = HumanTask.due_at if q.sort.lstrip("-") == "due_at" else HumanTask.created_at
+    descending = q.sort.startswith("-")
+    is_null = case((column.is_(None), 1), else_=0)
+    if q.after is not None:
+        flag, value, last_id = q.after
+        if flag or value is None:
+            stmt = stmt.where(column.is_(None), HumanTask.id > last_id)
+        else:
+            beyond = column < value if descending else column > value
+            stmt = stmt.where(
+                or_(
+                    column.is_(None),
+                    beyond,
+                    and_(column == value, HumanTask.id > last_id),
+                )
+            )
+    stmt = stmt.order_by(is_null, column.desc() if descending else column, HumanTask.id)
+    stmt = stmt.options(
+        selectinload(HumanTask.case),
+        selectinload(HumanTask.org_unit),
+        selectinload(HumanTask.assignee),
+    )
+    rows = list(db.session.scalars(stmt.limit(q.limit + 1)))
+    next_key = None
+    if len(rows) > q.limit:
+        rows = rows[: q.limit]
+        last = rows[-1]
+        value = getattr(last, column.key)
+        next_key = (int(value is None), value, last.id)
+    return rows, next_key, int(total or 0)
+
+
+# -- forms ----------------------------------------------------------------------------------
+def form_schema(task: HumanTask) -> dict[str, Any] | None:
+    """The task's JSON Schema, from the files of the version its case runs."""
+    if not task.form:
+        return None
+    row = db.session.get(ProcessInstance, task.instance_id)
+    assert row is not None
+    for path, text in row.version.files.items():
+        if PurePosixPath(path).name == task.form:
+            schema: dict[str, Any] = json.loads(text)
+            return schema
+    return None
+
+
+def prefill(task: HumanTask, schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The current values of the form's fields, read from the engine's task data."""
+    if schema is None or task.status != "open":
+        return {}
+    row = db.session.get(ProcessInstance, task.instance_id)
+    assert row is not None
+    instance = engine.load_instance(
+        uow.version_spec(row.version), row.state, calendar=default_calendar()
+    )
+    try:
+        data = instance.task_data(task.id)
+    except TaskNotReady:
+        return {}
+    fields = schema.get("properties") or {}
+    return dict(hashchain.plain({k: data[k] for k in fields if k in data}))
+
+
+def form_errors(schema: Mapping[str, Any], data: Any) -> dict[str, list[str]]:
+    """Each bad field (dotted path) with its messages, by JSON Schema Draft 2020-12."""
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    out: dict[str, list[str]] = {}
+    for err in validator.iter_errors(data):
+        base = [str(part) for part in err.absolute_path]
+        names: list[str] = []
+        message = err.message
+        if err.validator == "required" and isinstance(err.instance, dict):
+            names = [".".join([*base, m]) for m in err.validator_value if m not in err.instance]
+            message = "this field is required"
+        elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = set(err.schema.get("properties", {}))
+            patterns = list(err.schema.get("patternProperties", {}))
+            names = [
+                ".".join([*base, k])
+                for k in err.instance
+                if k not in known and not any(re.search(pat, k) for pat in patterns)
+            ]
+            message = "unknown field"
+        for name in names or [".".join(base) or "data"]:
+            out.setdefault(name, []).append(message)
+    return out
+
+
+# -- actions --------------------------------------------------------------------------------
+def claim(p: Principal, task_id: str) -> HumanTask:
+    task = actionable_task(p, task_id)
+    if task.assignee_id is not None:
+        raise uow.Conflict(f"task {task_id} is already claimed")
+    return uow.claim_task(task_id=task_id, user=p.user, actor=p.username)
+
+
+def unclaim(p: Principal, task_id: str) -> HumanTask:
+    task = actionable_task(p, task_id)
+    if task.assignee_id is None:
+        raise uow.Conflict(f"task {task_id} is not claimed")
+    manager = p.is_admin or p.holds(DISPATCH_ROLES, task.org_unit)
+    if task.assignee_id != p.user.id and not manager:
+        raise uow.Conflict(f"task {task_id} is claimed by someone else")
+    return uow.assign_task(
+        task_id=task_id, user=None, actor=p.username, expect_assignee=task.assignee_id
+    )
+
+
+def assign(p: Principal, task_id: str, username: str) -> HumanTask:
+    task = visible_task(p, task_id)
+    if p.read_only or not (p.is_admin or p.holds(DISPATCH_ROLES, task.org_unit)):
+        raise Forbidden("assigning tasks needs a dispatching role in the task's unit")
+    if task.status != "open":
+        raise uow.Conflict(f"task {task_id} is already {task.status}")
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        raise InvalidInput({"username": [f"no active user {username!r}"]}, "cannot assign")
+    if not Principal.of(user).holds(task.role, task.org_unit):
+        raise InvalidInput(
+            {"username": [f"{username} does not hold {task.role} in {task.org_unit.code}"]},
+            "cannot assign",
+        )
+    return uow.assign_task(task_id=task_id, user=user, actor=p.username)
+
+
+def complete(p: Principal, task_id: str, data: Mapping[str, Any]) -> Case:
+    """Validate ``data`` against the task's form, then complete it; nothing is written on
+    any error."""
+    task = actionable_task(p, task_id)
+    if task.assignee_id not in (None, p.user.id):
+        raise uow.Conflict(f"task {task_id} is claimed by someone else")
+    schema = form_schema(task)
+    if schema is not None:
+        errors = form_errors(schema, data)
+        if errors:
+            raise InvalidInput(errors, "the form data is invalid")
+    return uow.complete_task(task_id=task_id, data=data, actor=p.username, as_user=p.user.id)
+
+
+def open_tasks_of(case_id: int) -> list[HumanTask]:
+    return list(
+        db.session.scalars(
+            select(HumanTask)
+            .where(HumanTask.case_id == case_id, HumanTask.status == "open")
+            .order_by(HumanTask.created_at, HumanTask.id)
+        )
+    )
