@@ -17,6 +17,7 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
     name = config_name or os.environ.get("GRIDCASE_CONFIG", "development")
     app.config.from_object(CONFIGS[name])
     app.config.update(overrides)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  (Chinese stays readable)
 
     from app.auth import models as _auth_models  # noqa: F401
     from app.core import models as _core_models  # noqa: F401  (register tables)

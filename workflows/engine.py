@@ -215,6 +215,7 @@ class Instance:
             if f.spec_type == "EndEvent" and t.workflow is self.workflow and f.state == "COMPLETED"
         ]
         step.ended_at = top_ends[-1] if top_ends and self.workflow.is_completed() else None
+        _prune_orphan_subprocesses(self.workflow)
         if self.compactor is not None:
             self.compactor(self.workflow)
         return step
@@ -252,6 +253,24 @@ class Instance:
             )
             for t in tasks
         ]
+
+
+def _prune_orphan_subprocesses(workflow: BpmnWorkflow) -> None:
+    """Drop subprocesses whose parent task is gone.
+
+    Cancelling an embedded subprocess (a withdrawal) can leave the multi-instance children it
+    started in ``workflow.subprocesses`` after their parent tasks left the tree; the loader
+    would drop them, so the state would not survive a save/load/save round trip unchanged.
+    """
+    while True:
+        known = set(workflow.tasks)
+        for sub in workflow.subprocesses.values():
+            known.update(sub.tasks)
+        orphans = [key for key in workflow.subprocesses if key not in known]
+        if not orphans:
+            return
+        for key in orphans:
+            del workflow.subprocesses[key]
 
 
 def _attached_activity(boundary: Any) -> Any:

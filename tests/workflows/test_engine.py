@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.workflows.walker import walk
+from tests.workflows.walker import START_DATA, walk
 from workflows import clock as clock_module
 from workflows import engine, serializer
 from workflows.clock import FrozenClock
@@ -43,7 +43,7 @@ def test_serialize_deserialize_serialize_is_identical_at_every_step(bundle, froz
         _assert_round_trip(instance, state)
         steps.append(state)
 
-    walk(bundle, {"org_unit": "G-01"}, frozen=frozen, on_step=check)
+    walk(bundle, START_DATA, frozen=frozen, on_step=check)
     assert len(steps) >= 2
 
 
@@ -114,3 +114,28 @@ def test_restored_instances_run_in_the_sandbox(frozen) -> None:
     restored = engine.load_instance(SIMPLE, instance.dump())
     assert restored.workflow.script_engine is instance.workflow.script_engine
     assert type(restored.workflow.script_engine.environment).__name__ == "SandboxedEnvironment"
+
+
+def test_withdrawal_during_a_whistle_round_trips(frozen) -> None:  # noqa: ANN001
+    """Cancelling the case while department instances run must leave no orphans behind."""
+    from tests.workflows.walker import form_data
+
+    bundle = next(b for b in SHIPPED if b.key == "resident_request")
+    choices = {
+        "accept": {"needs_departments": True},
+        "dispatch": {"mode": "escalated"},
+        "community_coordinate": {"coordinate_decision": "escalate_street"},
+        "whistle": {"departments": ["D-CITY", "D-HOUSING"], "whistle_note": "两个部门"},
+    }
+    instance, _ = engine.start_instance(bundle, START_DATA)
+    for expected in ("accept", "dispatch", "community_coordinate", "whistle"):
+        (task,) = instance.ready_tasks()
+        assert task.bpmn_id == expected
+        instance.complete(task.id, form_data(bundle, task, choices))
+        instance = engine.load_instance(bundle, instance.dump())
+    assert sorted(t.bpmn_id for t in instance.ready_tasks()) == ["claim", "claim"]
+    instance.send_message("resident_withdrawal", {"reason": "已解决", "by": "resident"})
+    state = instance.dump()
+    _assert_round_trip(instance, state)
+    assert instance.status == "completed"
+    assert instance.data["outcome"] == "withdrawn"

@@ -15,6 +15,22 @@ from workflows import clock, engine
 from workflows.clock import FrozenClock
 from workflows.specs import ProcessBundle
 
+# What the app puts into every new instance (app/cases/service.py: open_case).
+START_DATA: dict[str, Any] = {
+    "case_code": "GC20250303-000001",
+    "title": "路灯不亮",
+    "description": "3号楼门前路灯不亮",
+    "category": "0401",
+    "request_type": "help",
+    "channel": "hotline",
+    "urgent": False,
+    "resident_age": 45,
+    "resident_mobility": "normal",
+    "resident_vulnerable": False,
+    "requested_mode": None,
+    "org_unit": "G-01",
+}
+
 
 def sample(schema: Mapping[str, Any]) -> Any:
     """A small value valid for ``schema`` (required properties only)."""
