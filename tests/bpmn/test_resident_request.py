@@ -21,7 +21,7 @@ from tests.helpers import INTAKE, REPO, events, only_task, open_tasks
 
 
 @pytest.fixture
-def case(org: dict, clock) -> Case:  # noqa: ANN001
+def case(org: dict, clock) -> Case:
     deploy_directory(REPO / "bpmn", actor="designer")
     return open_case(intake=dict(INTAKE), actor="staff1")
 
@@ -32,7 +32,7 @@ def _complete(case: Case, bpmn_id: str, data: dict, actor: str) -> None:
     uow.complete_task(task_id=task.id, data=data, actor=actor)
 
 
-def test_immediate_path_end_to_end(case: Case, clock) -> None:  # noqa: ANN001
+def test_immediate_path_end_to_end(case: Case, clock) -> None:
     # 接单: the community's front desk takes it
     task = only_task(case)
     assert (task.bpmn_id, task.role, task.org_unit.code, case.stage) == (

@@ -116,7 +116,7 @@ def test_restored_instances_run_in_the_sandbox(frozen) -> None:
     assert type(restored.workflow.script_engine.environment).__name__ == "SandboxedEnvironment"
 
 
-def test_withdrawal_during_a_whistle_round_trips(frozen) -> None:  # noqa: ANN001
+def test_withdrawal_during_a_whistle_round_trips(frozen) -> None:
     """Cancelling the case while department instances run must leave no orphans behind."""
     from tests.workflows.walker import form_data
 
