@@ -70,6 +70,7 @@ class FinishedTask:
     state: str
     lane: str | None
     data: dict[str, Any]  # what this task changed in the data (form input, script output)
+    came_from: str | None = None  # bpmn id of the element it was reached from (the path taken)
 
 
 @dataclass
@@ -208,6 +209,7 @@ class Instance:
         with self._running():
             action()
             self.workflow.do_engine_steps()
+        _mark_origins(self.workflow)
         step = Step(finished=self._finished_since(before))
         top_ends = [
             f.bpmn_id
@@ -250,6 +252,7 @@ class Instance:
                 state=TaskState.get_name(t.state),
                 lane=t.task_spec.lane,
                 data=_delta(t),
+                came_from=t.internal_data.get(_ORIGIN),
             )
             for t in tasks
         ]
@@ -277,6 +280,25 @@ def _attached_activity(boundary: Any) -> Any:
     """The activity a boundary event watches: its sibling under the boundary split."""
     siblings = boundary.parent.children if boundary.parent is not None else []
     return next((t for t in siblings if not hasattr(t.task_spec, "cancel_activity")), None)
+
+
+_ORIGIN = "gridcase_came_from"
+
+
+def _mark_origins(workflow: BpmnWorkflow) -> None:
+    """Remember, on each task, the element it was reached from: compaction later re-parents
+    live tasks, and the audit log and flow coverage need the path actually taken."""
+    for task in workflow.get_tasks():
+        if _ORIGIN not in task.internal_data and task.task_spec.bpmn_id is not None:
+            task.internal_data[_ORIGIN] = _came_from(task)
+
+
+def _came_from(task: Any) -> str | None:
+    """The nearest ancestor that is a BPMN element (the engine inserts helper tasks between)."""
+    parent = task.parent
+    while parent is not None and parent.task_spec.bpmn_id is None:
+        parent = parent.parent
+    return parent.task_spec.bpmn_id if parent is not None else None
 
 
 def _delta(task: Any) -> dict[str, Any]:
