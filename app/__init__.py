@@ -32,7 +32,9 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
 
     from app.api import register_api
     from app.cli import register_cli
+    from app.web import register_web
 
     register_api(app)
+    register_web(app)
     register_cli(app)
     return app

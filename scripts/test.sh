@@ -4,6 +4,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 bash scripts/ensure-postgres.sh || { echo "PostgreSQL is not available" >&2; exit 1; }
+bash scripts/ensure-chromium.sh || { echo "Chromium is not available" >&2; exit 1; }
 "$VENV/bin/ruff" check app workflows tests bench config.py || exit 1
 "$VENV/bin/pytest" --cov --cov-report=term:skip-covered -p no:cacheprovider "$@"
 rc=$?
