@@ -22,12 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import ensure_pg_database
 from workflows import baseline
 from workflows.specs import load_directory
 
 HERE = Path(__file__).parent
 PROCESSES = HERE / "processes"
-PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def form_values() -> dict[str, dict[str, Any]]:
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
                 "unit of work, SQLite",
                 lambda: bench_uow(f"sqlite:///{tmp}/bench.sqlite", args.cases),
             ),
-            ("unit of work, PostgreSQL", lambda: bench_uow(PG_URL, args.cases)),
+            ("unit of work, PostgreSQL", lambda: bench_uow(ensure_pg_database(), args.cases)),
         ]
         results = [(name, run()) for name, run in runs]
     raw_mean = results[0][1]["mean"]
