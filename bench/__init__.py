@@ -1,4 +1,4 @@
-"""Benchmarks: each prints a table beside the raw SpiffWorkflow baseline (see docs/performance.md)."""
+"""Benchmarks: each prints a table beside the raw SpiffWorkflow baseline (docs/performance.md)."""
 
 from __future__ import annotations
 
