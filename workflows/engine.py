@@ -235,10 +235,14 @@ class Instance:
                 raise ScriptFailure(str(exc)) from exc
 
     def _finished_since(self, before: Mapping[UUID, TaskState]) -> list[FinishedTask]:
+        # Filter here, not with get_tasks(state=...): the engine's iterator does not descend
+        # below a task in a lower state (a running multi-instance activity is STARTED), so
+        # the tasks finished inside a running department instance would be missed.
         tasks = [
             t
-            for t in self.workflow.get_tasks(state=_FINISHED)
-            if t.task_spec.bpmn_id is not None  # skip the engine's own bookkeeping tasks
+            for t in self.workflow.get_tasks()
+            if t.has_state(_FINISHED)
+            and t.task_spec.bpmn_id is not None  # skip the engine's own bookkeeping tasks
             and (before.get(t.id) is None or not before[t.id] & _FINISHED)
         ]
         tasks.sort(key=lambda t: t.last_state_change or 0)
