@@ -21,7 +21,7 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
     BPMN_DIR = os.environ.get("GRIDCASE_BPMN_DIR", str(BASE_DIR / "bpmn"))
     # Drop finished engine history after each step (the audit log keeps it).
-    COMPACTION = False  # switched on when workflows.compaction lands
+    COMPACTION = True
     # Wall-clock budget of one script or expression in a diagram, in seconds.
     SCRIPT_TIME_LIMIT = float(os.environ.get("GRIDCASE_SCRIPT_TIME_LIMIT", "1.0"))
     DEMO = False

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from workflows.checks import check_spec
+from workflows.compaction import compaction_problems
 from workflows.errors import SpecError, SpecValidationError
 from workflows.xmlsafe import parse_xml
 
@@ -173,6 +174,10 @@ def load_bundle(
     errors += parse_errors
     if spec is not None:
         errors += check_spec(spec, subprocess_specs, forms=forms, roles=roles)
+        errors += [
+            SpecError(p.message, p.element_id, scan.processes.get(key))
+            for p in compaction_problems(spec, subprocess_specs)
+        ]
     if errors:
         raise SpecValidationError(errors)
     assert spec is not None

@@ -13,6 +13,7 @@ from tests.workflows.walker import START_DATA, walk
 from workflows import clock as clock_module
 from workflows import engine, serializer
 from workflows.clock import FrozenClock
+from workflows.compaction import compact
 from workflows.errors import NotWaiting, ScriptFailure, TaskNotReady
 from workflows.specs import load_directory
 
@@ -35,15 +36,18 @@ def _assert_round_trip(instance: engine.Instance, state: str) -> None:
     assert again == state
 
 
+@pytest.mark.parametrize("compacted", [False, True], ids=["full-history", "compacted"])
 @pytest.mark.parametrize("bundle", [SIMPLE, *SHIPPED], ids=lambda b: b.key)
-def test_serialize_deserialize_serialize_is_identical_at_every_step(bundle, frozen) -> None:
+def test_serialize_deserialize_serialize_is_identical_at_every_step(
+    bundle, frozen, compacted: bool
+) -> None:
     steps: list[str] = []
 
     def check(instance: engine.Instance, state: str) -> None:
         _assert_round_trip(instance, state)
         steps.append(state)
 
-    walk(bundle, START_DATA, frozen=frozen, on_step=check)
+    walk(bundle, START_DATA, frozen=frozen, on_step=check, compactor=compact if compacted else None)
     assert len(steps) >= 2
 
 

@@ -129,3 +129,53 @@ def test_engine_errors_become_spec_errors_not_crashes() -> None:
     with pytest.raises(SpecValidationError) as info:
         load_bundle(files, roles=ROLES)
     assert info.value.errors
+
+
+def test_inclusive_join_on_a_loop_is_refused_naming_the_gateway() -> None:
+    """Compaction cannot keep this shape correct (the engine checks the first pass's join)."""
+    xml = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d" targetNamespace="t">
+  <bpmn:process id="loopy" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="init"><bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing>
+      <bpmn:script>n = 0</bpmn:script></bpmn:scriptTask>
+    <bpmn:inclusiveGateway id="split">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:incoming>f_again</bpmn:incoming>
+      <bpmn:outgoing>fa</bpmn:outgoing><bpmn:outgoing>fb</bpmn:outgoing></bpmn:inclusiveGateway>
+    <bpmn:scriptTask id="a"><bpmn:incoming>fa</bpmn:incoming><bpmn:outgoing>fa2</bpmn:outgoing>
+      <bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:scriptTask id="b"><bpmn:incoming>fb</bpmn:incoming><bpmn:outgoing>fb2</bpmn:outgoing>
+      <bpmn:script>y = 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:inclusiveGateway id="join">
+      <bpmn:incoming>fa2</bpmn:incoming><bpmn:incoming>fb2</bpmn:incoming>
+      <bpmn:outgoing>fj</bpmn:outgoing></bpmn:inclusiveGateway>
+    <bpmn:scriptTask id="bump"><bpmn:incoming>fj</bpmn:incoming><bpmn:outgoing>fk</bpmn:outgoing>
+      <bpmn:script>n = n + 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:exclusiveGateway id="g" default="f_done"><bpmn:incoming>fk</bpmn:incoming>
+      <bpmn:outgoing>f_again</bpmn:outgoing><bpmn:outgoing>f_done</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:endEvent id="end"><bpmn:incoming>f_done</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="init" />
+    <bpmn:sequenceFlow id="f1" sourceRef="init" targetRef="split" />
+    <bpmn:sequenceFlow id="fa" sourceRef="split" targetRef="a">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">True</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="fb" sourceRef="split" targetRef="b">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">True</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="fa2" sourceRef="a" targetRef="join" />
+    <bpmn:sequenceFlow id="fb2" sourceRef="b" targetRef="join" />
+    <bpmn:sequenceFlow id="fj" sourceRef="join" targetRef="bump" />
+    <bpmn:sequenceFlow id="fk" sourceRef="bump" targetRef="g" />
+    <bpmn:sequenceFlow id="f_again" sourceRef="g" targetRef="split">
+      <bpmn:conditionExpression>n &lt; 3</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f_done" sourceRef="g" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+    with pytest.raises(SpecValidationError) as info:
+        load_bundle({"loopy.bpmn": xml.encode()})
+    # both gateways have two incoming flows on the cycle: each is a join the engine mis-checks
+    assert [e.element for e in info.value.errors] == ["split", "join"]
+    assert all("inclusive gateway" in e.message for e in info.value.errors)
