@@ -45,7 +45,7 @@ def _counter(case: Case) -> int:
 
 @pytest.mark.slow
 def test_without_compaction_the_stall_is_an_incident_not_a_closed_case(
-    app: Flask, org: dict, clock  # noqa: ANN001
+    app: Flask, org: dict, clock
 ) -> None:
     case, completions = _run_b2(app, compaction=False)
     assert completions < 300  # the engine stopped early, claiming completion
@@ -58,7 +58,7 @@ def test_without_compaction_the_stall_is_an_incident_not_a_closed_case(
 
 @pytest.mark.slow
 def test_with_compaction_all_passes_run_and_the_case_closes(
-    app: Flask, org: dict, clock  # noqa: ANN001
+    app: Flask, org: dict, clock
 ) -> None:
     case, completions = _run_b2(app, compaction=True)
     assert completions == 300
