@@ -43,3 +43,15 @@ def complete_request(state: str, data: Mapping[str, Any]) -> str:
     task.run()
     workflow.do_engine_steps()
     return serializer.dump_standard(workflow)
+
+
+def final_data(state: str) -> dict[str, Any]:
+    """The data of the most recently finished task (where a loop's counter lives)."""
+    workflow = serializer.load_standard(state)
+    tasks = workflow.get_tasks(state=TaskState.COMPLETED)
+    last = max(tasks, key=lambda t: t.last_state_change or 0) if tasks else None
+    return dict(last.data) if last is not None else dict(workflow.data)
+
+
+def is_completed(state: str) -> bool:
+    return bool(serializer.load_standard(state).is_completed())
