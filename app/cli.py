@@ -14,6 +14,10 @@ from workflows.errors import SpecValidationError
 
 
 def register_cli(app: Flask) -> None:
+    from app.sla.cli import register_sla_cli
+
+    register_sla_cli(app)  # flask calendar ..., flask timers ...
+
     @app.cli.command("deploy")
     @click.argument("path", required=False)
     def deploy_command(path: str | None) -> None:
@@ -47,14 +51,40 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("scheduler")
     @click.option("--once", is_flag=True, help="Fire what is due now, then exit.")
-    def scheduler_command(once: bool) -> None:
-        """Run the SLA scheduler: claims due timers and fires them through the unit of work."""
-        from app.sla.scheduler import fire_due, run_forever
+    @click.option("--lease", default=60.0, show_default=True, help="Claim lease, seconds.")
+    @click.option("--batch", default=200, show_default=True, help="Timers claimed at once.")
+    @click.option("--poll", default=0.5, show_default=True, help="Longest sleep, seconds.")
+    @click.option("--no-periodic", is_flag=True, help="Only timers: no overdue/digest jobs.")
+    def scheduler_command(
+        once: bool, lease: float, batch: int, poll: float, no_periodic: bool
+    ) -> None:
+        """Run the SLA scheduler: claims due timers and fires them through the unit of work,
+        and runs the periodic SLA jobs (overdue flags, daily digest, calendar coverage)."""
+        import logging
+        from datetime import timedelta
 
+        from app.sla.scheduler import fire_batch, run_forever
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
+        claim_lease = timedelta(seconds=lease)
         if once:
-            click.echo(f"fired {fire_due(owner='cli-once')} timers")
+            total = 0
+            while True:
+                claimed, fired = fire_batch(
+                    owner=f"cli-once:{os.getpid()}", limit=batch, lease=claim_lease
+                )
+                total += fired
+                if claimed < batch:
+                    break
+            click.echo(f"fired {total} timers")
             return
-        run_forever()
+        run_forever(
+            lease=claim_lease,
+            batch=batch,
+            poll=timedelta(seconds=poll),
+            periodic=not no_periodic,
+        )
 
     @app.cli.command("serve")
     @click.option("--host", default="127.0.0.1")

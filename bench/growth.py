@@ -51,12 +51,17 @@ def _drive(
     complete: Callable[[object], None],
     state_size: Callable[[], int],
     finish: Callable[[int], str],
+    budget: float = 600.0,
 ) -> Run:
     """Complete tasks until ``passes`` loop passes are done; only ``complete`` is timed."""
     run, samples, done = Run(), [], 0
     marks = [m for m in MARKS if m <= passes]
+    deadline = time.perf_counter() + budget
     try:
         while done < passes * per_pass:
+            if time.perf_counter() > deadline:
+                run.end = f"stopped by the bench after {budget:.0f} s at pass {done // per_pass}"
+                return run
             task = next_task()
             if task is None:
                 break
@@ -75,7 +80,7 @@ def _drive(
     return run
 
 
-def bench_raw(key: str, passes: int) -> Run:
+def bench_raw(key: str, passes: int, budget: float = 120.0) -> Run:
     bundle = next(b for b in load_directory(PROCESSES) if b.key == key)
     state = [baseline.start(bundle)]
 
@@ -94,6 +99,7 @@ def bench_raw(key: str, passes: int) -> Run:
         complete,
         lambda: len(state[0]),
         finish,
+        budget,
     )
 
 
@@ -161,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passes", type=int, default=300)
     parser.add_argument("--only", nargs="*", default=list(LOOPS))
+    parser.add_argument(
+        "--raw-budget", type=float, default=120.0, help="seconds the raw engine gets per process"
+    )
     args = parser.parse_args(argv)
     marks = [m for m in MARKS if m <= args.passes]
     print(f"# bench/growth.py  {time.strftime('%Y-%m-%d %H:%M')}  cores={os.cpu_count()}")
@@ -170,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.only:
             runners = [
-                ("raw engine", lambda k=key: bench_raw(k, args.passes)),
+                ("raw engine", lambda k=key: bench_raw(k, args.passes, args.raw_budget)),
                 (
                     "uow SQLite",
                     lambda k=key: bench_uow(f"sqlite:///{tmp}/{k}.sqlite", k, args.passes),

@@ -76,6 +76,7 @@ def register_api(app: Flask) -> None:
     from app.auth.views import blp as auth_blp
     from app.cases.views import blp as cases_blp
     from app.processes.views import blp as processes_blp
+    from app.sla.views import blp as sla_blp
     from app.tasks.views import blp as tasks_blp
 
     app.config.setdefault("API_TITLE", "Gridcase API")
@@ -88,7 +89,7 @@ def register_api(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /auth/token"}
     )
-    for blp in (auth_blp, cases_blp, audit_blp, tasks_blp, processes_blp):
+    for blp in (auth_blp, cases_blp, audit_blp, tasks_blp, processes_blp, sla_blp):
         api.register_blueprint(blp)
     register_error_handlers(app)
     app.before_request(lambda: _authenticate(app))

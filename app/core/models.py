@@ -91,6 +91,11 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    # SLA (app/sla): 挂起 pause start, working time paused so far, 延期 count, overdue flag
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    extension_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    sla_flag: Mapped[str | None] = mapped_column(String(20))  # None | overdue | flagged
     # Head of the audit chain, kept on the row so appending needs no read of the log.
     event_seq: Mapped[int] = mapped_column(default=0)
     event_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)

@@ -27,8 +27,8 @@ from app.core.projection import sync
 from app.database import write_transaction
 from app.extensions import db
 from app.orgs.models import User
+from app.sla.calendars import calendar_for, calendar_for_instance
 from workflows import clock, engine, errors, serializer
-from workflows.calendar import default_calendar
 from workflows.engine import Instance, Step
 
 
@@ -71,7 +71,10 @@ def _compactor() -> Callable[[Any], object] | None:
 
 def _load(row: ProcessInstance) -> Instance:
     return engine.load_instance(
-        version_spec(row.version), row.state, calendar=default_calendar(), compactor=_compactor()
+        version_spec(row.version),
+        row.state,
+        calendar=calendar_for_instance(row.id),
+        compactor=_compactor(),
     )
 
 
@@ -143,7 +146,10 @@ def start_case(*, version: ProcessVersion, case: Case, data: Mapping[str, Any], 
         case.code = f"GC{now:%Y%m%d}-{case.id:06d}"
         start_data = {**data, "case_code": case.code}
         instance, step = engine.start_instance(
-            version_spec(version), start_data, calendar=default_calendar(), compactor=_compactor()
+            version_spec(version),
+            start_data,
+            calendar=calendar_for(case.org_unit),
+            compactor=_compactor(),
         )
         row = ProcessInstance(version=version, state="", created_at=now, updated_at=now)
         session.add(row)

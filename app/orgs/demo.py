@@ -70,4 +70,7 @@ def seed_demo() -> bool:
         for username, display, role, unit_code, below in DEMO_USERS:
             user = create_user(username=username, display_name=display, password_hash=password_hash)
             grant(user=user, role=role, unit=units[unit_code], include_below=below)
+        from app.sla.calendar_admin import seed_national  # the SLA layer sits above orgs
+
+        seed_national(actor="seed-demo")
     return True

@@ -1,25 +1,36 @@
 """The scheduler process: claim due timer rows with a lease and fire each through the unit of work.
 
-Our ``timers`` table is the source of truth; APScheduler only runs the tick. A timer is claimed
-by setting a lease (``lock_owner``, ``lock_expires_at``) in its own short transaction
-(PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so several schedulers never claim the same row;
-SQLite: one writer at a time). Firing deletes the row in the same transaction as the case
-change, so a timer fires once; a scheduler killed mid-fire leaves a lease that expires and the
-timer is claimed again. A timer that fails is retried with backoff and becomes an incident
-when its retries run out.
+Our ``timers`` table is the source of truth; APScheduler only runs the jobs (its own job store
+keeps nothing: it can't be shared by processes, and its misfire grace would drop timers that
+fell due while we were down). A timer is claimed by setting a lease (``lock_owner``,
+``lock_expires_at``) in its own short transaction (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so
+several schedulers never claim the same row; SQLite: one writer at a time). Firing deletes
+the row in the same transaction as the case change, so a timer fires once; a scheduler killed
+mid-fire leaves a lease that expires, and the timer is claimed again. A timer that fails is
+retried with backoff and becomes an incident when its retries run out.
+
+The tick does not poll at a fixed rate: after each run it reads the next due time from the
+table and asks APScheduler to run it again just after that (strictly after: the engine fires
+only when ``due < now``), at most ``poll`` later so timers created by other processes are seen.
+Timers of a suspended (挂起) case are never claimed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
-from datetime import timedelta
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from flask import Flask
 from sqlalchemy import or_, select
 
-from app.core import uow
-from app.core.models import Timer
+from app.core import sla_actions, uow
+from app.core.models import Case, Timer
 from app.database import write_transaction
 from app.extensions import db
 from workflows import clock
@@ -29,93 +40,239 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 MAX_RETRIES = 5
 BATCH = 200
-TICK_SECONDS = 0.25
+POLL = timedelta(seconds=0.5)  # the longest sleep: how soon a timer made elsewhere is seen
+SLACK = timedelta(milliseconds=2)  # wake just after the due time (firing needs due < now)
+INLINE = timedelta(milliseconds=50)  # a wait shorter than this is slept inside the tick
+FALLBACK = timedelta(seconds=30)  # the tick's own interval, should a tick fail to plan
+TICK_JOB = "fire-due-timers"
 
 
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim_due(*, owner: str, limit: int = BATCH) -> list[str]:
+def backoff(failures: int) -> timedelta:
+    """2, 4, 8, 16 s before the next attempt."""
+    return timedelta(seconds=2**failures)
+
+
+def _claimable(now: datetime) -> tuple[Any, ...]:
+    paused = select(Case.id).where(Case.id == Timer.case_id, Case.paused_at.is_not(None))
+    return (
+        Timer.status == "pending",
+        or_(Timer.lock_expires_at.is_(None), Timer.lock_expires_at < now),
+        ~paused.exists(),
+    )
+
+
+def claim_due(*, owner: str, limit: int = BATCH, lease: timedelta = LEASE) -> list[str]:
     """Lease up to ``limit`` due timers to ``owner``; returns their ids, earliest first."""
     now = clock.now()
     with write_transaction() as session:
         query = (
             select(Timer)
-            .where(
-                Timer.status == "pending",
-                Timer.due_at < now,
-                or_(Timer.lock_expires_at.is_(None), Timer.lock_expires_at < now),
-            )
+            .where(Timer.due_at < now, *_claimable(now))
             .order_by(Timer.due_at)
             .limit(limit)
         )
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, of=Timer)
         timers = list(session.scalars(query))
         for timer in timers:
             timer.lock_owner = owner
-            timer.lock_expires_at = now + LEASE
+            timer.lock_expires_at = now + lease
         return [t.id for t in timers]
 
 
-def _record_failure(timer_id: str, error: Exception) -> None:
-    with write_transaction() as session:
-        timer = session.get(Timer, timer_id)
-        if timer is None:
-            return
-        timer.retries += 1
-        timer.last_error = f"{type(error).__name__}: {error}"[:2000]
-        timer.lock_owner = None
-        if timer.retries >= MAX_RETRIES:
-            timer.status = "incident"
-            timer.lock_expires_at = None
-        else:  # back off: 2, 4, 8, 16 s before the next claim may take it
-            timer.lock_expires_at = clock.now() + timedelta(seconds=2**timer.retries)
+def next_due() -> datetime | None:
+    """The earliest due time this scheduler could claim (leased and paused timers aside)."""
+    now = clock.now()
+    try:
+        return db.session.scalar(
+            select(Timer.due_at).where(*_claimable(now)).order_by(Timer.due_at).limit(1)
+        )
+    finally:
+        db.session.rollback()  # end the read: SQLite keeps its snapshot until then
 
 
-def fire_due(*, owner: str | None = None, limit: int = BATCH) -> int:
-    """One tick: claim what is due and fire it. Returns how many timers fired."""
-    owner = owner or default_owner()
-    fired = 0
-    for timer_id in claim_due(owner=owner, limit=limit):
+def _fire_one(timer_id: str) -> bool:
+    """Fire one claimed timer; a conflict (another action on the case won) is tried once
+    more, then counted as a failure like any error."""
+    error: Exception | None = None
+    for _attempt in range(2):
         try:
-            case = uow.fire_timer(timer_id=timer_id)
-        except uow.Conflict:
-            continue  # fired already by the same instance's earlier timer, or changed meanwhile
+            return uow.fire_timer(timer_id=timer_id) is not None
+        except uow.Conflict as exc:
+            error = exc
         except Exception as exc:
             db.session.rollback()
             log.exception("timer %s failed", timer_id)
-            _record_failure(timer_id, exc)
-            continue
-        if case is not None:
-            fired += 1
-    return fired
+            error = exc
+            break
+    assert error is not None
+    if isinstance(error, uow.Conflict) and not _still_due(timer_id):
+        return False
+    sla_actions.record_timer_failure(
+        timer_id=timer_id,
+        error=f"{type(error).__name__}: {error}",
+        max_retries=MAX_RETRIES,
+        backoff=backoff,
+    )
+    return False
 
 
-def run_forever() -> None:
-    """Run the tick under APScheduler until stopped (timers due while down fire at start)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+def _still_due(timer_id: str) -> bool:
+    """After a conflict: is the timer still there and due? A timer that a resume or an
+    extension moved after the claim is released (not counted as a failure)."""
+    with write_transaction() as session:
+        timer = session.get(Timer, timer_id)
+        if timer is None:
+            return False
+        if timer.due_at >= clock.now():
+            timer.lock_owner = timer.lock_expires_at = None
+            return False
+        return True
+
+
+def fire_batch(*, owner: str, limit: int = BATCH, lease: timedelta = LEASE) -> tuple[int, int]:
+    """Claim up to ``limit`` due timers and fire them: (claimed, fired)."""
+    ids = claim_due(owner=owner, limit=limit, lease=lease)
+    return len(ids), sum(_fire_one(timer_id) for timer_id in ids)
+
+
+def fire_due(*, owner: str | None = None, limit: int = BATCH, lease: timedelta = LEASE) -> int:
+    """One tick: claim what is due and fire it. Returns how many timers fired."""
+    return fire_batch(owner=owner or default_owner(), limit=limit, lease=lease)[1]
+
+
+class Runner:
+    """One scheduler process: APScheduler runs the timer tick and the periodic SLA jobs."""
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        owner: str | None = None,
+        lease: timedelta = LEASE,
+        batch: int = BATCH,
+        poll: timedelta = POLL,
+        periodic: bool = True,
+        background: bool = False,
+    ) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        self.app, self.owner = app, owner or default_owner()
+        self.lease, self.batch, self.poll, self.periodic = lease, batch, poll, periodic
+        self.stopping = threading.Event()
+        self.fired = 0
+        self.blocking = not background
+        kind = BlockingScheduler if self.blocking else BackgroundScheduler
+        self.scheduler = kind(timezone=UTC, job_defaults={"misfire_grace_time": None})
+
+    # -- the timer tick ----------------------------------------------------------------------
+    def tick(self) -> None:
+        """Fire everything claimable now, then plan the next run just after the next due."""
+        delay = self.poll
+        try:
+            with self.app.app_context():
+                delay = self._drain()
+        except Exception:
+            log.exception("scheduler tick failed; retrying in %ss", self.poll.total_seconds())
+        if not self.stopping.is_set():
+            self._plan(delay)
+
+    def _drain(self) -> timedelta:
+        while not self.stopping.is_set():
+            claimed, fired = fire_batch(owner=self.owner, limit=self.batch, lease=self.lease)
+            self.fired += fired
+            if claimed >= self.batch:
+                continue  # a burst: more is due at once
+            due = next_due()
+            delay = self.poll if due is None else due - clock.now() + SLACK
+            delay = max(timedelta(0), min(delay, self.poll))
+            if delay >= INLINE:
+                return delay
+            self.stopping.wait(delay.total_seconds())
+        return self.poll
+
+    def _plan(self, delay: timedelta) -> None:
+        from apscheduler.jobstores.base import JobLookupError
+
+        with contextlib.suppress(JobLookupError):  # gone: shutting down
+            self.scheduler.modify_job(TICK_JOB, next_run_time=datetime.now(UTC) + delay)
+
+    # -- periodic jobs -------------------------------------------------------------------------
+    def _job(self, name: str) -> None:
+        from app.sla import calendar_admin, service
+
+        with self.app.app_context():
+            try:
+                if name == "overdue":
+                    flags = service.flag_overdue_cases()
+                    if flags:
+                        log.info("overdue flags raised: %s", dict(flags))
+                elif name == "digest":
+                    day = service.local_day(clock.now()) - timedelta(days=1)
+                    written = service.write_digests(day)
+                    if written:
+                        log.info("SLA digest of %s written for %d org units", day, written)
+                elif name == "coverage":
+                    calendar_admin.warn_uncovered(today=service.local_day(clock.now()))
+            finally:
+                db.session.remove()
+
+    def add_jobs(self) -> None:
+        now = datetime.now(UTC)
+        self.scheduler.add_job(
+            self.tick,
+            "interval",  # only a fallback: every tick plans the next one itself
+            seconds=max(FALLBACK, self.poll).total_seconds(),
+            id=TICK_JOB,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,  # timers that fell due while nothing ran fire at start
+        )
+        if not self.periodic:
+            return
+        common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "next_run_time": now}
+        self.scheduler.add_job(self._job, "interval", args=["overdue"], minutes=1, **common)
+        self.scheduler.add_job(self._job, "interval", args=["coverage"], hours=6, **common)
+        self.scheduler.add_job(
+            self._job,
+            "cron",
+            args=["digest"],
+            hour=0,
+            minute=5,
+            timezone="Asia/Shanghai",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,  # and once at start, catching up a missed day
+        )
+
+    def start(self) -> None:
+        """Run until stopped (blocking unless built with ``background=True``)."""
+        self.add_jobs()
+        log.info(
+            "scheduler %s started (lease %ss, batch %d, poll %ss)",
+            self.owner,
+            self.lease.total_seconds(),
+            self.batch,
+            self.poll.total_seconds(),
+        )
+        if self.blocking and threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: self.stop(wait=False))
+        self.scheduler.start()
+
+    def stop(self, *, wait: bool = True) -> None:
+        self.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
+
+
+def run_forever(**options: Any) -> None:
+    """Run the scheduler in this process until SIGTERM/SIGINT (see :class:`Runner`)."""
     from flask import current_app
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    owner = default_owner()
-
-    def tick() -> None:
-        with app.app_context():
-            while fire_due(owner=owner) >= BATCH:
-                pass
-
-    scheduler = BlockingScheduler()
-    scheduler.add_job(
-        tick,
-        "interval",
-        seconds=TICK_SECONDS,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=None,
-        id="fire-due-timers",
-    )
-    log.info("scheduler %s started", owner)
-    tick()
-    scheduler.start()
+    Runner(current_app._get_current_object(), **options).start()  # type: ignore[attr-defined]
