@@ -21,7 +21,9 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
 
     from app.auth import models as _auth_models  # noqa: F401
     from app.core import models as _core_models  # noqa: F401  (register tables)
+    from app.orgs import calendar_models as _calendar_models  # noqa: F401
     from app.orgs import models as _org_models  # noqa: F401
+    from app.sla import models as _sla_models  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))

@@ -23,7 +23,7 @@ from app.core.models import Case, HumanTask, Timer
 from app.core.projection import sync
 from app.core.uow import Conflict, NotFound, _load, _save, _unit, append_event
 from app.extensions import db
-from app.sla.calendars import case_calendar
+from app.orgs.calendars import case_calendar
 from workflows import clock, timeshift
 from workflows.calendar import WorkingCalendar
 from workflows.engine import Step
@@ -142,7 +142,7 @@ def _move_clock(
     row = case.instance
     assert row is not None
     old_due = case.due_at
-    instance = _load(row)
+    instance = _load(row, case)
     timers = timeshift.shift_timers(instance, move, since=since)
     keys = timeshift.shift_data_times(instance, move, since=since)
     changes = sync(case, row, instance, Step())

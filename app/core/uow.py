@@ -26,8 +26,8 @@ from app.core.models import Case, CaseEvent, HumanTask, ProcessInstance, Process
 from app.core.projection import sync
 from app.database import write_transaction
 from app.extensions import db
+from app.orgs.calendars import calendar_for
 from app.orgs.models import User
-from app.sla.calendars import calendar_for, calendar_for_instance
 from workflows import clock, engine, errors, serializer
 from workflows.engine import Instance, Step
 
@@ -69,11 +69,11 @@ def _compactor() -> Callable[[Any], object] | None:
     return compact
 
 
-def _load(row: ProcessInstance) -> Instance:
+def _load(row: ProcessInstance, case: Case) -> Instance:
     return engine.load_instance(
         version_spec(row.version),
         row.state,
-        calendar=calendar_for_instance(row.id),
+        calendar=calendar_for(case.org_unit),
         compactor=_compactor(),
     )
 
@@ -199,9 +199,11 @@ def complete_task(
         task = _open_task(task_id)
         if as_user is not None and task.assignee_id not in (None, as_user):
             raise Conflict(f"task {task_id} is claimed by someone else")
+        if task.case.paused_at is not None:  # 挂起: the clock stopped, and so does the work
+            raise Conflict(f"case {task.case.code} is suspended: resume it first")
         case, row = task.case, task.case.instance
         assert row is not None
-        instance = _load(row)
+        instance = _load(row, case)
         step = instance.complete(task_id, data)
         task.completed_by = actor
         changes = sync(case, row, instance, step)
@@ -225,7 +227,7 @@ def deliver_message(*, case_id: int, name: str, payload: Mapping[str, Any], acto
         if case is None or case.instance is None:
             raise NotFound(f"case {case_id} not found")
         row = case.instance
-        instance = _load(row)
+        instance = _load(row, case)
         step = instance.send_message(name, payload)
         changes = sync(case, row, instance, step)
         _save(row, instance)
@@ -249,7 +251,7 @@ def fire_timer(*, timer_id: str, actor: str = "scheduler") -> Case | None:
         case = db.session.get(Case, timer.case_id)
         assert case is not None and case.instance is not None
         row = case.instance
-        instance = _load(row)
+        instance = _load(row, case)
         step = instance.fire_due_timers()
         changes = sync(case, row, instance, step)
         _save(row, instance)

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete, insert, select
 
 from app.extensions import db
+from app.orgs.calendar_models import Calendar, CalendarDay, CalendarYear, OrgUnitCalendar
+from app.orgs.calendars import NATIONAL, invalidate
 from app.orgs.models import OrgUnit
-from app.sla.calendars import NATIONAL, invalidate
-from app.sla.models import Calendar, CalendarDay, CalendarYear, OrgUnitCalendar
 from workflows import clock
 from workflows.calendar import DEFAULT_HOURS, WorkingCalendar, default_calendar
 

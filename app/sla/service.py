@@ -24,8 +24,8 @@ from app.core import sla_actions, uow
 from app.core.models import Case, Timer
 from app.database import write_transaction
 from app.extensions import db
+from app.orgs.calendars import case_calendar, working_day_length
 from app.orgs.models import OrgUnit
-from app.sla.calendars import case_calendar, working_day_length
 from app.sla.models import SlaDigest
 from workflows import clock
 

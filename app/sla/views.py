@@ -14,9 +14,9 @@ from app.cases.schemas import CaseSchema
 from app.core.models import Case
 from app.core.uow import NotFound
 from app.database import write_transaction
+from app.orgs.calendars import calendar_name_for, case_calendar
 from app.orgs.service import get_by_code
 from app.sla import calendar_admin, service
-from app.sla.calendars import calendar_name_for, case_calendar
 from app.sla.schemas import (
     CalendarAssignSchema,
     CalendarCreateSchema,

@@ -11,14 +11,14 @@ from sqlalchemy import delete, event, insert, update
 
 from app.database import write_transaction
 from app.extensions import db
-from app.sla.calendar_admin import assign_calendar, coverage, create_calendar
-from app.sla.calendars import (
+from app.orgs.calendar_models import Calendar, CalendarDay, CalendarYear, OrgUnitCalendar
+from app.orgs.calendars import (
     LoggedCalendar,
     builtin_calendar,
     calendar_for,
     calendar_name_for,
 )
-from app.sla.models import Calendar, CalendarDay, CalendarYear, OrgUnitCalendar
+from app.sla.calendar_admin import assign_calendar, coverage, create_calendar
 from tests.app.api.support import as_user, problem
 from tests.helpers import deploy_simple, open_simple_case
 from tests.workflows.test_calendar import DAY_CASES, HOUR_CASES, bj

@@ -207,3 +207,13 @@ def _intake() -> dict:
     from tests.app.api.support import intake_body
 
     return intake_body()
+
+
+def test_a_suspended_case_cannot_be_worked_until_resumed(case: Case) -> None:
+    task_id = only_task(case).id
+    sla_actions.suspend_case(case_id=case.id, reason="等待居民补充材料", actor="staff1")
+    with pytest.raises(uow.Conflict, match="suspended"):
+        uow.complete_task(task_id=task_id, data={"result": "done"}, actor="grid1")
+    sla_actions.resume_case(case_id=case.id, actor="staff1")
+    uow.complete_task(task_id=task_id, data={"result": "done"}, actor="grid1")
+    assert only_task(case).bpmn_id == "review"

@@ -16,14 +16,14 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app.core.models import Case
 from app.extensions import db
+from app.orgs.calendar_models import Calendar, CalendarDay, CalendarYear, OrgUnitCalendar
 from app.orgs.models import OrgUnit
-from app.sla.models import Calendar, CalendarDay, CalendarYear, OrgUnitCalendar
 from workflows.calendar import CALENDAR_24_7, WorkingCalendar, default_calendar
 
 log = logging.getLogger(__name__)
@@ -173,19 +173,7 @@ def calendar_name_for(unit: OrgUnit | None) -> str:
     return _resolve(unit.path if unit is not None else "/")[0]
 
 
-def calendar_for_instance(instance_id: int) -> WorkingCalendar:
-    """The calendar of the case that runs process instance ``instance_id`` (the unit of work
-    loads instances by row, before it has the case at hand)."""
-    with db.session.no_autoflush:
-        path = db.session.scalar(
-            select(OrgUnit.path)
-            .join(Case, Case.org_unit_id == OrgUnit.id)
-            .where(Case.instance_id == instance_id)
-        )
-    return _resolve(path)[1] if path is not None else _resolve("/")[1]
-
-
-def case_calendar(case: Case) -> WorkingCalendar:
+def case_calendar(case: Any) -> WorkingCalendar:
     """The calendar a case's SLA clock runs on: around the clock for urgent (紧急) cases,
     the org unit's working time otherwise."""
     if case.urgent or case.mode == "urgent":
