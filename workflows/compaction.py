@@ -39,6 +39,7 @@ the dropped tasks as the return value.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -204,9 +205,22 @@ def _join_tokens(wf: BpmnBaseWorkflow, spec: Any) -> Iterator[UUID]:
         yield t._parent
 
 
+_WALKED: weakref.WeakKeyDictionary[BpmnProcessSpec, dict[str, set[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _walked_inputs(spec: BpmnProcessSpec) -> dict[str, set[str]]:
     """For each task spec: the input specs of the parallel gateways reachable from it, which
-    are what a gateway instance below a task of that spec may look for among its ancestors."""
+    are what a gateway instance below a task of that spec may look for among its ancestors.
+    Specs are immutable once deployed, so this is computed once per spec."""
+    walked = _WALKED.get(spec)
+    if walked is None:
+        walked = _WALKED[spec] = _compute_walked_inputs(spec)
+    return walked
+
+
+def _compute_walked_inputs(spec: BpmnProcessSpec) -> dict[str, set[str]]:
     specs = spec.task_specs
     gateways = {name for name, ts in specs.items() if isinstance(ts, ParallelGateway)}
     walked = {}
