@@ -19,15 +19,12 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from bench import ensure_pg_database
+from bench import PROCESSES, ensure_pg_database, fresh_app
+from bench import intake as bench_intake
 from workflows import baseline
 from workflows.specs import load_directory
-
-HERE = Path(__file__).parent
-PROCESSES = HERE / "processes"
 
 
 def form_values() -> dict[str, dict[str, Any]]:
@@ -72,33 +69,15 @@ def bench_raw(cases: int) -> dict[str, float]:
 
 
 def bench_uow(url: str, cases: int) -> dict[str, float]:
-    from flask_migrate import upgrade
-
-    from app import create_app
     from app.cases.service import open_case
     from app.core import uow
     from app.core.models import HumanTask
     from app.extensions import db
-    from app.orgs.demo import seed_demo
-    from app.processes.service import deploy_directory
 
-    app = create_app("production", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY="bench")
     values = form_values()
     samples = []
-    with app.app_context():
-        db.drop_all()
-        db.session.execute(db.text("DROP TABLE IF EXISTS alembic_version"))
-        db.session.commit()
-        upgrade(directory=str(HERE.parent / "migrations"))
-        seed_demo()
-        deploy_directory(PROCESSES, actor="bench")
-        intake = {
-            "title": "bench",
-            "category": "0101",
-            "request_type": "help",
-            "channel": "hotline",
-            "org_unit": "G-01",
-        }
+    with fresh_app(url):
+        intake = bench_intake("bench")
         for _ in range(cases):
             case = open_case(intake=intake, actor="bench", process_key="gridcase_anchor_a")
             while True:
@@ -116,8 +95,6 @@ def bench_uow(url: str, cases: int) -> dict[str, float]:
                 started = time.perf_counter()
                 uow.complete_task(task_id=task_id, data=data, actor="bench")
                 samples.append(time.perf_counter() - started)
-        db.session.remove()
-        db.engine.dispose()
     return percentiles(samples)
 
 

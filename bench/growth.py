@@ -19,14 +19,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from bench import ensure_pg_database
+from bench import PROCESSES, ensure_pg_database, fresh_app
+from bench import intake as bench_intake
 from workflows import baseline
 from workflows.specs import load_directory
 
-HERE = Path(__file__).parent
-PROCESSES = HERE / "processes"
 MARKS = (20, 100, 300)
 # process key -> user tasks per loop pass
 LOOPS = {
@@ -104,32 +102,14 @@ def bench_raw(key: str, passes: int, budget: float = 120.0) -> Run:
 
 
 def bench_uow(url: str, key: str, passes: int) -> Run:
-    from flask_migrate import upgrade
-
-    from app import create_app
     from app.cases.service import open_case
     from app.core import uow
     from app.core.models import Case, HumanTask
     from app.extensions import db
-    from app.orgs.demo import seed_demo
-    from app.processes.service import deploy_directory
     from workflows import engine
 
-    app = create_app("production", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY="bench", COMPACTION=True)
-    with app.app_context():
-        db.drop_all()
-        db.session.execute(db.text("DROP TABLE IF EXISTS alembic_version"))
-        db.session.commit()
-        upgrade(directory=str(HERE.parent / "migrations"))
-        seed_demo()
-        deploy_directory(PROCESSES, actor="bench")
-        intake = {
-            "title": "growth",
-            "category": "0101",
-            "request_type": "help",
-            "channel": "hotline",
-            "org_unit": "G-01",
-        }
+    with fresh_app(url, COMPACTION=True):
+        intake = bench_intake("growth")
         case_id = open_case(intake=intake, actor="bench", process_key=key).id
 
         def next_task() -> str | None:
@@ -157,10 +137,7 @@ def bench_uow(url: str, key: str, passes: int) -> Run:
             data = engine.load_instance(uow.version_spec(row.version), row.state).data
             return f"counter {data.get('counter')}, case {case.status}"
 
-        run = _drive(LOOPS[key], passes, next_task, complete, size, finish)
-        db.session.remove()
-        db.engine.dispose()
-    return run
+        return _drive(LOOPS[key], passes, next_task, complete, size, finish)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,8 +21,18 @@ class IntakeError(ValueError):
         super().__init__(message)
 
 
-def open_case(*, intake: Mapping[str, Any], actor: str, process_key: str = MAIN_PROCESS) -> Case:
-    """Open a case from validated intake fields and start its process on the newest version."""
+def open_case(
+    *,
+    intake: Mapping[str, Any],
+    actor: str,
+    process_key: str = MAIN_PROCESS,
+    start_data: Mapping[str, Any] | None = None,
+) -> Case:
+    """Open a case from validated intake fields and start its process on the newest version.
+
+    ``start_data`` adds process-specific start fields that intake does not carry (e.g. the
+    mediation ladder's ``start_level``); they cannot replace an intake field.
+    """
     unit = get_by_code(intake["org_unit"])
     if unit is None:
         raise IntakeError("org_unit", f"unknown org unit {intake['org_unit']!r}")
@@ -56,4 +66,5 @@ def open_case(*, intake: Mapping[str, Any], actor: str, process_key: str = MAIN_
         "requested_mode": intake.get("mode"),
         "org_unit": unit.code,
     }
+    data = {**(start_data or {}), **data}
     return uow.start_case(version=version, case=case, data=data, actor=actor)

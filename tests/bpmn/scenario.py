@@ -46,7 +46,7 @@ from app.database import write_transaction
 from app.extensions import db
 from app.orgs.models import ROLES, User
 from app.orgs.service import create_user, get_by_code, grant
-from app.processes.service import deploy, latest_version
+from app.processes.service import deploy
 from app.sla.scheduler import fire_due
 from app.tasks import service as tasks
 from workflows import engine
@@ -210,49 +210,10 @@ class World:
         start_data: Mapping[str, Any] | None = None,
     ) -> Scenario:
         """Open a case. ``start_data`` adds process-specific start fields that intake does
-        not carry (mediation's ``start_level``): the case then starts through
-        ``uow.start_case`` directly, with the same fields ``open_case`` would send."""
-        if start_data is None:
-            case = open_case(intake=dict(intake), actor=as_, process_key=process)
-        else:
-            case = _start_with(intake, process, start_data, as_)
+        not carry (mediation's ``start_level``)."""
+        case = open_case(intake=dict(intake), actor=as_, process_key=process, start_data=start_data)
         REGISTRY.started.add(self.nodeid)
         return Scenario(self, case, process, opened_by=as_)
-
-
-def _start_with(
-    intake: Mapping[str, Any], process: str, extra: Mapping[str, Any], actor: str
-) -> Case:
-    unit = get_by_code(intake["org_unit"])
-    version = latest_version(process)
-    assert unit is not None and version is not None
-    resident = dict(intake.get("resident") or {})
-    case = Case(
-        title=intake["title"],
-        description=intake.get("description", ""),
-        category=intake["category"],
-        request_type=intake["request_type"],
-        channel=intake["channel"],
-        resident=resident,
-        urgent=bool(intake.get("urgent", False)),
-        org_unit_id=unit.id,
-        org_unit=unit,
-    )
-    data = {
-        "title": case.title,
-        "description": case.description,
-        "category": case.category,
-        "request_type": case.request_type,
-        "channel": case.channel,
-        "urgent": case.urgent,
-        "resident_age": resident.get("age"),
-        "resident_mobility": resident.get("mobility", "normal"),
-        "resident_vulnerable": bool(resident.get("vulnerable", False)),
-        "requested_mode": intake.get("mode"),
-        "org_unit": unit.code,
-        **extra,
-    }
-    return uow.start_case(version=version, case=case, data=data, actor=actor)
 
 
 class Scenario:
