@@ -28,6 +28,8 @@ test: install
 bench: install
 	bash scripts/ensure-postgres.sh
 	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.growth
+	$(BIN)/python -m bench.timers
 
 lint: install
 	$(BIN)/ruff check app workflows tests bench config.py
