@@ -22,11 +22,11 @@ from app.core.models import Case, HumanTask
 from app.extensions import db
 from app.orgs.models import OrgUnit
 from app.orgs.service import get_by_code
+from app.sla.service import sla_state
 from workflows import clock
 
 WITHDRAWAL_MESSAGE = "resident_withdrawal"
 # "due soon" once less than this share of the time allowed (opened → due) is left
-DUE_SOON_SHARE = 0.25
 
 
 class InvalidInput(ValueError):
@@ -112,22 +112,12 @@ def list_cases(p: Principal, q: CaseQuery) -> tuple[list[Case], int | None]:
 
 
 def sla_of(case: Case, now: datetime | None = None) -> dict[str, Any]:
-    """{state, due_at, remaining}: remaining in whole seconds of wall time (negative when
-    overdue; null when closed or without a due time)."""
-    now = now or clock.now()
-    if case.closed_at is not None:
-        return {"state": "closed", "due_at": case.due_at, "remaining": None}
-    if case.due_at is None:
-        return {"state": "on_track", "due_at": None, "remaining": None}
-    remaining = (case.due_at - now).total_seconds()
-    allowed = (case.due_at - case.opened_at).total_seconds()
-    if remaining < 0:
-        state = "overdue"
-    elif remaining <= allowed * DUE_SOON_SHARE:
-        state = "due_soon"
-    else:
-        state = "on_track"
-    return {"state": state, "due_at": case.due_at, "remaining": int(remaining)}
+    """{state, due_at, remaining} as the API contract names them: remaining in whole seconds
+    of wall time (negative when overdue; null when closed or without a due time). The state
+    comes from the SLA service, so a paused (挂起) or ledgered (挂账) case says so and "due
+    soon" is measured in working time, the same everywhere the case is shown."""
+    sla = sla_state(case, now)
+    return {"state": sla.state, "due_at": sla.due_at, "remaining": sla.remaining}
 
 
 def process_of(case: Case) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from app.tasks.service import open_tasks_of
 REQUEST_TYPES = ("consult", "help", "complaint", "report", "suggestion")
 CHANNELS = ("front_desk", "grid_patrol", "resident_online", "hotline", "building_head")
 MODES = ("immediate", "proxy", "accompany", "home_visit", "urgent", "green_channel", "escalated")
-SLA_STATES = ("on_track", "due_soon", "overdue", "closed")
+SLA_STATES = ("on_track", "due_soon", "overdue", "paused", "ledgered", "closed")
 
 
 class ReporterSchema(ma.Schema):

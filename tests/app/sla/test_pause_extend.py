@@ -217,3 +217,12 @@ def test_a_suspended_case_cannot_be_worked_until_resumed(case: Case) -> None:
     sla_actions.resume_case(case_id=case.id, actor="staff1")
     uow.complete_task(task_id=task_id, data={"result": "done"}, actor="grid1")
     assert only_task(case).bpmn_id == "review"
+
+
+def test_the_case_page_and_api_show_a_paused_case_as_paused(case: Case) -> None:
+    from app.cases.queries import sla_of
+
+    assert sla_of(case)["state"] == "on_track"
+    sla_actions.suspend_case(case_id=case.id, reason="等待居民补充材料", actor="staff1")
+    db.session.refresh(case)
+    assert sla_of(case)["state"] == "paused"
