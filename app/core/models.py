@@ -122,6 +122,8 @@ class HumanTask(db.Model):  # type: ignore[name-defined,misc]
     role: Mapped[str | None] = mapped_column(String(40))
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # 委派 delegation: the owner lent the task to the assignee and gets it back on resolve.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(20), default="open")
     stage: Mapped[str | None] = mapped_column(String(20))
     form: Mapped[str | None] = mapped_column(String(200))
@@ -134,7 +136,8 @@ class HumanTask(db.Model):  # type: ignore[name-defined,misc]
 
     case: Mapped[Case] = relationship()
     org_unit: Mapped[OrgUnit] = relationship()
-    assignee: Mapped[User | None] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
 
     __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012
 
@@ -177,3 +180,34 @@ class CaseEvent(db.Model):  # type: ignore[name-defined,misc]
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class CaseComment(db.Model):  # type: ignore[name-defined,misc]
+    """A caseworker's note on a case; written with its audit event, never edited."""
+
+    __tablename__ = "case_comments"
+    __table_args__ = (Index("ix_comments_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    author: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    # Shown to the resident on the tracking page (公开答复) or kept internal.
+    public: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseAttachment(db.Model):  # type: ignore[name-defined,misc]
+    """A file on a case: the bytes live outside the database, addressed by their SHA-256."""
+
+    __tablename__ = "case_attachments"
+    __table_args__ = (Index("ix_attachments_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
