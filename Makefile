@@ -30,6 +30,8 @@ bench: install
 	$(BIN)/python -m bench.engine
 	$(BIN)/python -m bench.growth
 	$(BIN)/python -m bench.timers
+	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.inbox
 
 lint: install
 	$(BIN)/ruff check app workflows tests bench config.py

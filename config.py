@@ -29,6 +29,24 @@ class Config:
     SCRIPT_TIME_LIMIT = float(os.environ.get("GRIDCASE_SCRIPT_TIME_LIMIT", "1.0"))
     DEMO = False
     JSON_SORT_KEYS = False
+    # 满意率 (app/reports/stats.py): whether 基本满意 "basically satisfied" counts as satisfied.
+    STATS_BASICALLY_SATISFIED_COUNTS = os.environ.get("GRIDCASE_STATS_BASIC", "1") != "0"
+    # Residents' tracking page: unknown codes one address may look up per hour before each
+    # further miss blocks it for a growing time (app/residents/service.py).
+    TRACK_ADDR_FREE = int(os.environ.get("GRIDCASE_TRACK_ADDR_FREE", "20"))
+    # GET /metrics: open (aggregate gauges only) unless a token is set; then Bearer <token>.
+    METRICS_TOKEN = os.environ.get("GRIDCASE_METRICS_TOKEN") or None
+    # Case attachments (附件): bytes in a content-addressed store outside the database
+    # (None: <instance>/attachments; testing: a temporary directory per app), a size cap and
+    # the types allowed, detected from the content (photos, PDF, short clips, voice notes).
+    ATTACHMENT_DIR = os.environ.get("GRIDCASE_ATTACHMENT_DIR") or None
+    ATTACHMENT_MAX_BYTES = int(os.environ.get("GRIDCASE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+    ATTACHMENT_TYPES = (
+        "image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf",
+        "video/mp4", "video/quicktime", "audio/mpeg", "audio/mp4", "audio/amr",
+    )  # fmt: skip
+    # A cap on every request body; the upload routes set their own per request.
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
 
 
 class DevelopmentConfig(Config):

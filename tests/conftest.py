@@ -22,6 +22,10 @@ from app.orgs.service import reset_caches
 from workflows import clock as clock_module
 from workflows.clock import FrozenClock
 
+# The scenario driver's own assertions get pytest's detailed messages. Registered here, in
+# the root conftest, because tests outside tests/bpmn import the driver too.
+pytest.register_assert_rewrite("tests.bpmn.scenario", "tests.bpmn.rr")
+
 DATA = Path(__file__).parent / "data"
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

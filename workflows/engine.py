@@ -25,9 +25,8 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from workflows import clock, serializer
-from workflows.calendar import WorkingCalendar
 from workflows.errors import NotWaiting, ScriptFailure, TaskNotReady
-from workflows.functions import SCRIPT_FUNCTIONS, using_calendar
+from workflows.functions import SCRIPT_FUNCTIONS, CalendarSource, using_calendar
 from workflows.sandbox import SandboxError, make_script_engine
 from workflows.specs import ProcessBundle
 
@@ -87,7 +86,7 @@ class Instance:
         self,
         workflow: BpmnWorkflow,
         *,
-        calendar: WorkingCalendar | None = None,
+        calendar: CalendarSource = None,
         compactor: Callable[[BpmnWorkflow], object] | None = None,
     ) -> None:
         self.workflow = workflow
@@ -184,10 +183,12 @@ class Instance:
 
         return self._act(action)
 
-    def fire_due_timers(self) -> Step:
-        """Fire every timer due strictly before now (the engine's own test is ``due < now``)."""
+    def fire_due_timers(self, waiting: list[Timer] | None = None) -> Step:
+        """Fire every timer due strictly before now (the engine's own test is ``due < now``);
+        ``waiting``: this instance's waiting timers, when the caller has just read them."""
         moment = clock.now()
-        due = [t for t in self.waiting_timers() if t.due_at < moment]
+        waiting = self.waiting_timers() if waiting is None else waiting
+        due = [t for t in waiting if t.due_at < moment]
         if not due:
             raise NotWaiting("no timer of this instance is due")
         step = self._act(self.workflow.refresh_timers)
@@ -335,7 +336,7 @@ def start_instance(
     bundle: ProcessBundle | tuple[Any, dict[str, Any]],
     data: Mapping[str, Any],
     *,
-    calendar: WorkingCalendar | None = None,
+    calendar: CalendarSource = None,
     compactor: Callable[[BpmnWorkflow], object] | None = None,
 ) -> tuple[Instance, Step]:
     spec, subprocess_specs = _specs(bundle)
@@ -351,7 +352,7 @@ def load_instance(
     bundle: ProcessBundle | tuple[Any, dict[str, Any]],
     state: str,
     *,
-    calendar: WorkingCalendar | None = None,
+    calendar: CalendarSource = None,
     compactor: Callable[[BpmnWorkflow], object] | None = None,
 ) -> Instance:
     """Restore an instance and re-attach our sandboxed script engine (never the default one)."""

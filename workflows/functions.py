@@ -15,12 +15,15 @@ from datetime import datetime, timedelta
 from workflows import clock
 from workflows.calendar import CALENDAR_24_7, WorkingCalendar, default_calendar
 
-_calendar: ContextVar[WorkingCalendar | None] = ContextVar("gridcase_calendar", default=None)
+# A calendar, or a factory that resolves one on first use: most steps never compute a
+# deadline, and finding a unit's calendar may cost the caller a database round trip.
+CalendarSource = WorkingCalendar | Callable[[], WorkingCalendar] | None
+_calendar: ContextVar[list[CalendarSource]] = ContextVar("gridcase_calendar")
 
 
 @contextmanager
-def using_calendar(calendar: WorkingCalendar | None) -> Iterator[None]:
-    token = _calendar.set(calendar)
+def using_calendar(calendar: CalendarSource) -> Iterator[None]:
+    token = _calendar.set([calendar])
     try:
         yield
     finally:
@@ -28,7 +31,13 @@ def using_calendar(calendar: WorkingCalendar | None) -> Iterator[None]:
 
 
 def current_calendar() -> WorkingCalendar:
-    return _calendar.get() or default_calendar()
+    slot = _calendar.get(None)
+    source = slot[0] if slot else None
+    if source is None:
+        return default_calendar()
+    if not isinstance(source, WorkingCalendar):
+        source = slot[0] = source()  # type: ignore[index]
+    return source
 
 
 def _iso(moment: datetime) -> str:

@@ -36,10 +36,21 @@ class ProblemSchema(ma.Schema):
     element = ma.fields.List(
         ma.fields.String(), metadata={"description": "BPMN element ids a problem is pinned to"}
     )
+    problems = ma.fields.List(
+        ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(allow_none=True)),
+        metadata={"description": "BPMN/DMN validation: each problem's message, element, file"},
+    )
+    retry_after = ma.fields.Integer(metadata={"description": "429: seconds until a retry"})
 
 
 class GridcaseApi(Api):
     ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # no catch-all: app/api/openapi.py documents each status
+
+    def _register_responses(self) -> None:
+        from app.api.openapi import register_responses
+
+        register_responses(self.spec, self.ERROR_SCHEMA)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         from app.api.errors import handle_http_exception
@@ -71,11 +82,17 @@ def _authenticate(app: Flask) -> None:
 
 
 def register_api(app: Flask) -> None:
+    from app.admin.views import blp as admin_blp
     from app.api.errors import register_error_handlers
     from app.audit.views import blp as audit_blp
     from app.auth.views import blp as auth_blp
+    from app.cases.notes_views import blp as case_notes_blp
     from app.cases.views import blp as cases_blp
     from app.processes.views import blp as processes_blp
+    from app.reports.export_views import blp as exports_blp
+    from app.reports.metrics_views import blp as metrics_blp
+    from app.reports.views import blp as reports_blp
+    from app.residents.views import blp as residents_blp
     from app.sla.views import blp as sla_blp
     from app.tasks.views import blp as tasks_blp
 
@@ -84,15 +101,35 @@ def register_api(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api = GridcaseApi(spec_kwargs={"security": [{"bearerAuth": []}]})
+    from app.api.inputs import reject_unstorable_text
+    from app.api.openapi import ProblemResponses, RowIdConverter
+
+    app.url_map.converters["int"] = RowIdConverter
+    api = GridcaseApi(
+        spec_kwargs={"security": [{"bearerAuth": []}], "extra_plugins": [ProblemResponses(app)]}
+    )
     api.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /auth/token"}
     )
-    for blp in (auth_blp, cases_blp, audit_blp, tasks_blp, processes_blp, sla_blp):
+    for blp in (
+        auth_blp,
+        cases_blp,
+        case_notes_blp,
+        audit_blp,
+        tasks_blp,
+        processes_blp,
+        sla_blp,
+        residents_blp,
+        reports_blp,
+        exports_blp,
+        metrics_blp,
+        admin_blp,
+    ):
         api.register_blueprint(blp)
     register_error_handlers(app)
     app.before_request(lambda: _authenticate(app))
+    app.before_request(reject_unstorable_text)  # after the token check: 401 comes first
 
     @app.get("/healthz")
     def healthz() -> tuple[object, int]:

@@ -30,6 +30,9 @@ INTAKE_ROLES = frozenset(
 # Roles that hand tasks to other people.
 DISPATCH_ROLES = frozenset({"community_leader", "street_dispatcher", "supervisor", "admin"})
 DESIGN_ROLES = frozenset({"designer", "admin"})
+# Roles that do not work cases: a designer edits diagrams and sees no resident's case
+# (names, phones, addresses) for holding a role over the street.
+NON_CASE_ROLES = frozenset({"designer"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,6 +115,11 @@ class Principal:
     def in_unit(self, unit: OrgUnit) -> bool:
         """Any role held in ``unit`` or above it with include_below."""
         return any(g.covers(unit) for g in self.grants)
+
+    @property
+    def case_roles(self) -> set[str]:
+        """The roles through which this user sees the cases of their units."""
+        return self.roles - NON_CASE_ROLES
 
     def has_role(self, roles: Collection[str]) -> bool:
         return bool(self.roles & set(roles))

@@ -174,18 +174,18 @@ def verify(raw: str) -> User | None:
     """The active user a live (unexpired, unrevoked) token belongs to, else None."""
     if not raw:
         return None
-    token = db.session.scalar(
-        select(ApiToken).where(
+    return db.session.scalar(  # one read for the user, one for their roles (selectin)
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
             and_(
                 ApiToken.token_hash == token_digest(raw),
                 ApiToken.revoked_at.is_(None),
                 ApiToken.expires_at > clock.now(),
+                User.active.is_(True),
             )
         )
     )
-    if token is None or not token.user.active:
-        return None
-    return token.user
 
 
 def revoke(raw: str) -> bool:

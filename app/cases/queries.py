@@ -52,13 +52,16 @@ def visible_condition(p: Principal) -> ColumnElement[bool]:
     if p.reads_all:
         return true()
     own, task_unit = aliased(OrgUnit), aliased(OrgUnit)
-    on_case = select(own.id).where(own.id == Case.org_unit_id, p.unit_condition(own)).exists()
+    roles = p.case_roles
+    on_case = (
+        select(own.id).where(own.id == Case.org_unit_id, p.unit_condition(own, roles)).exists()
+    )
     via_task = (
         select(HumanTask.id)
         .join(task_unit, task_unit.id == HumanTask.org_unit_id)
         .where(
             HumanTask.case_id == Case.id,
-            or_(HumanTask.assignee_id == p.user.id, p.unit_condition(task_unit)),
+            or_(HumanTask.assignee_id == p.user.id, p.unit_condition(task_unit, roles)),
         )
         .exists()
     )

@@ -8,22 +8,24 @@ one transaction. A concurrent change to the same instance or task (a stale revis
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core import hashchain
 from app.core.models import Case, CaseEvent, HumanTask, ProcessInstance, ProcessVersion, Timer
-from app.core.projection import sync
+from app.core.projection import Known, sync
+from app.core.writes import write_through
 from app.database import write_transaction
 from app.extensions import db
 from app.orgs.calendars import calendar_for
@@ -73,7 +75,7 @@ def _load(row: ProcessInstance, case: Case) -> Instance:
     return engine.load_instance(
         version_spec(row.version),
         row.state,
-        calendar=calendar_for(case.org_unit),
+        calendar=lambda: calendar_for(case.org_unit),
         compactor=_compactor(),
     )
 
@@ -93,27 +95,41 @@ def _unit(action: str) -> Iterator[Any]:
         raise Conflict("someone else changed this case first") from exc
 
 
-def append_event(case: Case, *, type: str, actor: str, data: Mapping[str, Any]) -> CaseEvent:
-    """Append the next event of ``case``'s hash chain (the chain's head lives on the case)."""
+EVENTS = CaseEvent.__table__
+
+
+def append_event(case: Case, *, type: str, actor: str, data: Mapping[str, Any]) -> None:
+    """Append the next event of ``case``'s hash chain (the chain's head lives on the case).
+
+    Written at once as one INSERT, not as an ORM object: the log is append-only, and the
+    case row's head moving in the same transaction is what orders concurrent appends."""
     seq, prev = case.event_seq + 1, case.event_hash
     at = clock.now()
     body = hashchain.plain(dict(data))
     digest = hashchain.event_hash(
         case_id=case.id, seq=seq, type=type, actor=actor, at=at, data=body, prev_hash=prev
     )
-    event = CaseEvent(
-        case_id=case.id,
-        seq=seq,
-        type=type,
-        actor=actor,
-        at=at,
-        data=body,
-        prev_hash=prev,
-        hash=digest,
-    )
     case.event_seq, case.event_hash = seq, digest
-    db.session.add(event)
-    return event
+    _write_dirty()
+    db.session.execute(
+        insert(EVENTS).values(
+            case_id=case.id,
+            seq=seq,
+            type=type,
+            actor=actor,
+            at=at,
+            data=body,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+
+
+def _write_dirty() -> None:
+    """Write the changed case and instance rows now, as plain UPDATEs (see app.core.writes)."""
+    for obj in list(db.session.dirty):
+        if isinstance(obj, Case | ProcessInstance):
+            write_through(obj)
 
 
 def _step_record(step: Step, changes: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +164,7 @@ def start_case(*, version: ProcessVersion, case: Case, data: Mapping[str, Any], 
         instance, step = engine.start_instance(
             version_spec(version),
             start_data,
-            calendar=calendar_for(case.org_unit),
+            calendar=lambda: calendar_for(case.org_unit),
             compactor=_compactor(),
         )
         row = ProcessInstance(version=version, state="", created_at=now, updated_at=now)
@@ -156,7 +172,7 @@ def start_case(*, version: ProcessVersion, case: Case, data: Mapping[str, Any], 
         session.flush()
         case.instance = row
         case.instance_id = row.id
-        changes = sync(case, row, instance, step)
+        changes = sync(case, row, instance, step, Known(open_tasks=(), timers=()))
         _save(row, instance)
         append_event(
             case,
@@ -171,20 +187,65 @@ def start_case(*, version: ProcessVersion, case: Case, data: Mapping[str, Any], 
     return case
 
 
+def _open_ids_of(instance_id: Any) -> Any:
+    """SQL: the ids of an instance's open task rows, comma-joined (task ids are UUIDs)."""
+    sibling = aliased(HumanTask)  # never correlated with a HumanTask of the outer query
+    return (
+        select(func.aggregate_strings(sibling.id, ","))
+        .where(sibling.instance_id == instance_id, sibling.status == "open")
+        .correlate_except(sibling)
+        .scalar_subquery()
+    )
+
+
+# Built once: constructing these ORM statements cost more than running them.
+@functools.cache
+def _task_query() -> Any:
+    return (
+        select(HumanTask, _open_ids_of(HumanTask.instance_id))
+        .where(HumanTask.id == bindparam("task_id"))
+        .options(
+            joinedload(HumanTask.case)
+            .joinedload(Case.instance)
+            .joinedload(ProcessInstance.version)
+            .lazyload(ProcessVersion.definition)
+        )
+    )
+
+
+@functools.cache
+def _timer_query() -> Any:
+    return (
+        select(Timer.due_at, Case, _open_ids_of(Case.instance_id))
+        .join(Case, Case.id == Timer.case_id)
+        .where(Timer.id == bindparam("timer_id"))
+        .options(
+            joinedload(Case.instance)
+            .joinedload(ProcessInstance.version)
+            .lazyload(ProcessVersion.definition)
+        )
+    )
+
+
+def _split(ids: str | None) -> list[str]:
+    return ids.split(",") if ids else []
+
+
 def _open_task(task_id: str) -> HumanTask:
     """The open task with its case, instance and version, in one query."""
-    task = db.session.scalars(
-        select(HumanTask)
-        .where(HumanTask.id == task_id)
-        .options(
-            joinedload(HumanTask.case).joinedload(Case.instance).joinedload(ProcessInstance.version)
-        )
-    ).first()
-    if task is None:
+    return _open_task_and_siblings(task_id)[0]
+
+
+def _open_task_and_siblings(task_id: str) -> tuple[HumanTask, list[str]]:
+    """The open task with its case, instance and version, and the ids of every open task
+    of its instance, in one query (the projection then needs no read of its own)."""
+    found = db.session.execute(_task_query(), {"task_id": task_id}).first()
+    if found is None:
         raise NotFound(f"task {task_id} not found")
+    task, open_ids = found
     if task.status != "open":
         raise Conflict(f"task {task_id} is already {task.status}")
-    return task
+    return task, _split(open_ids)
 
 
 _ANYONE: Any = object()
@@ -196,7 +257,7 @@ def complete_task(
     """Complete a task; with ``as_user``, only if it is unclaimed or claimed by that user
     (checked inside the transaction, so a claim racing in between is a conflict)."""
     with _unit("complete"):
-        task = _open_task(task_id)
+        task, open_ids = _open_task_and_siblings(task_id)
         if as_user is not None and task.assignee_id not in (None, as_user):
             raise Conflict(f"task {task_id} is claimed by someone else")
         if task.case.paused_at is not None:  # 挂起: the clock stopped, and so does the work
@@ -204,9 +265,10 @@ def complete_task(
         case, row = task.case, task.case.instance
         assert row is not None
         instance = _load(row, case)
+        timers = instance.waiting_timers()
         step = instance.complete(task_id, data)
-        task.completed_by = actor
-        changes = sync(case, row, instance, step)
+        known = Known(open_tasks=open_ids, completed=(task_id, task.revision, actor), timers=timers)
+        changes = sync(case, row, instance, step, known)
         _save(row, instance)
         append_event(
             case,
@@ -228,8 +290,9 @@ def deliver_message(*, case_id: int, name: str, payload: Mapping[str, Any], acto
             raise NotFound(f"case {case_id} not found")
         row = case.instance
         instance = _load(row, case)
+        timers = instance.waiting_timers()
         step = instance.send_message(name, payload)
-        changes = sync(case, row, instance, step)
+        changes = sync(case, row, instance, step, Known(timers=timers))
         _save(row, instance)
         append_event(
             case,
@@ -243,30 +306,46 @@ def deliver_message(*, case_id: int, name: str, payload: Mapping[str, Any], acto
 def fire_timer(*, timer_id: str, actor: str = "scheduler") -> Case | None:
     """Fire a due timer (and any other of its instance due by now). None if already gone."""
     with _unit("timer"):
-        timer = db.session.get(Timer, timer_id)
-        if timer is None:
-            return None
-        if timer.due_at >= clock.now():
-            raise Conflict(f"timer {timer_id} is not due yet")
-        case = db.session.get(Case, timer.case_id)
-        assert case is not None and case.instance is not None
-        row = case.instance
-        instance = _load(row, case)
-        step = instance.fire_due_timers()
-        changes = sync(case, row, instance, step)
-        _save(row, instance)
-        append_event(
-            case,
-            type="timer.fired",
-            actor=actor,
-            data={
-                "fired": [
-                    {"id": t.task_id, "bpmn_id": t.bpmn_id, "due_at": t.due_at}
-                    for t in step.fired_timers
-                ],
-                **_step_record(step, changes),
-            },
-        )
+        return _fire(timer_id, actor)
+
+
+def fire_timers(*, timer_ids: Sequence[str], actor: str = "scheduler") -> int:
+    """Fire several due timers in one transaction, all or nothing; returns how many fired.
+
+    The scheduler's fast path under a burst: one commit for a group instead of one per
+    timer. Any failure (a conflict, a script error, a timer moved since its claim) raises
+    and writes nothing; the scheduler then fires that group one timer at a time."""
+    with _unit("timer"):
+        return sum(_fire(timer_id, actor) is not None for timer_id in timer_ids)
+
+
+def _fire(timer_id: str, actor: str) -> Case | None:
+    found = db.session.execute(_timer_query(), {"timer_id": timer_id}).first()
+    if found is None:
+        return None
+    due_at, case, open_ids = found
+    if due_at >= clock.now():
+        raise Conflict(f"timer {timer_id} is not due yet")
+    assert case.instance is not None
+    row = case.instance
+    instance = _load(row, case)
+    timers = instance.waiting_timers()
+    step = instance.fire_due_timers(timers)
+    known = Known(open_tasks=_split(open_ids), timers=timers, fired=timer_id)
+    changes = sync(case, row, instance, step, known)
+    _save(row, instance)
+    append_event(
+        case,
+        type="timer.fired",
+        actor=actor,
+        data={
+            "fired": [
+                {"id": t.task_id, "bpmn_id": t.bpmn_id, "due_at": t.due_at}
+                for t in step.fired_timers
+            ],
+            **_step_record(step, changes),
+        },
+    )
     return case
 
 
@@ -301,6 +380,9 @@ def _set_assignee(
             )
         before = task.assignee.username if task.assignee else None
         task.assignee = user
+        # 委派: a dispatcher's assign or release ends a delegation (app/core/delegation.py)
+        ended = {"owner": [task.owner.username, None]} if task.owner else {}
+        task.owner = None
         append_event(
             task.case,
             type=event,
@@ -308,6 +390,7 @@ def _set_assignee(
             data={
                 "task": {"id": task_id, "bpmn_id": task.bpmn_id},
                 "assignee": [before, user.username if user else None],
+                **ended,
             },
         )
     return task

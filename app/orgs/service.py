@@ -84,9 +84,13 @@ def task_unit_id(
     return case_unit.id
 
 
-# A unit's code, kind and place in the tree never change once created, so these lookups are
-# cached for the life of the process: the inbox projection runs them on every engine step.
-_ANCESTRY: dict[int, tuple[tuple[str, int], ...]] = {}
+# A unit's code and kind never change once created, so these lookups are cached for the life
+# of the process: the inbox projection runs them on every engine step. A unit can move (an
+# admin's PATCH /org-units/{code}), which rewrites the ``path`` of it and its subtree in one
+# transaction; the ancestry is therefore keyed by that path (ids are immutable, so a path
+# always names the same chain): a moved unit is a cache miss in every worker process at once,
+# with no shared version to check and no staleness window.
+_ANCESTRY: dict[str, tuple[tuple[str, int], ...]] = {}
 _CODES: dict[str, int] = {}
 
 
@@ -97,14 +101,14 @@ def reset_caches() -> None:
 
 
 def _ancestry(unit_id: int, path: str) -> tuple[tuple[str, int], ...]:
-    """(kind, id) of the unit and its ancestors, nearest first."""
-    cached = _ANCESTRY.get(unit_id)
+    """(kind, id) of the unit and its ancestors, nearest first (``path`` is the unit's)."""
+    cached = _ANCESTRY.get(path)
     if cached is None:
         ids = [int(part) for part in path.strip("/").split("/") if part]
         rows = db.session.execute(select(OrgUnit.id, OrgUnit.kind).where(OrgUnit.id.in_(ids)))
         kinds = {unit_id: kind for unit_id, kind in rows}
         cached = tuple((kinds[i], i) for i in reversed(ids) if i in kinds)
-        _ANCESTRY[unit_id] = cached
+        _ANCESTRY[path] = cached
     return cached
 
 

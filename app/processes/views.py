@@ -1,11 +1,12 @@
-"""/api/v1/processes: the process library, validation and deployment (designers)."""
+"""/api/v1/processes: the process library, validation, deployment, and each version's
+metadata, source and diff (designers)."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Any
 
-from flask import request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -18,8 +19,11 @@ from app.extensions import db
 from app.processes import service
 from app.processes.schemas import (
     DeployResultSchema,
+    FileArgs,
     ProcessSchema,
     UploadSchema,
+    VersionDetailSchema,
+    VersionDiffSchema,
 )
 from workflows.specs import content_hash
 from workflows.xmlsafe import MAX_FILE_BYTES
@@ -28,6 +32,11 @@ blp = Blueprint("processes", __name__, url_prefix="/api/v1/processes", descripti
 
 SUFFIXES = (".bpmn", ".dmn", ".json")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+SOURCE = "the file as deployed: BPMN or DMN as application/xml, a JSON form as application/json"
+SOURCE_CONTENT = {
+    "application/xml": {"schema": {"type": "string"}},
+    "application/json": {"schema": {"type": "object"}},
+}
 
 
 @blp.before_request
@@ -42,6 +51,16 @@ def _designer() -> Principal:
     p = current_principal()
     if not p.has_role(DESIGN_ROLES):
         raise Forbidden("validating and deploying processes needs the designer role")
+    return p
+
+
+def _reader() -> Principal:
+    """A version's source (scripts, conditions, decision tables) is for the people who design
+    and audit processes: designers, admins and auditors. The list of processes (keys, names,
+    version numbers) stays open to every signed-in user: each case already shows its own."""
+    p = current_principal()
+    if not (p.has_role(DESIGN_ROLES) or p.reads_all):
+        raise Forbidden("reading process versions needs the designer, admin or auditor role")
     return p
 
 
@@ -132,3 +151,38 @@ def deploy_process(upload: dict[str, Any]) -> tuple[dict[str, Any], int]:
     version, created = service.deploy(bundle=bundle, actor=p.username)
     result = {"key": bundle.key, "version": version.version, "created": created}
     return result, 201 if created else 200
+
+
+@blp.route("/<key>/versions/<int:version>", methods=["GET"])
+@blp.response(200, VersionDetailSchema)
+@blp.alt_response(403, description="designers, admins and auditors only")
+@blp.alt_response(404, description="unknown process or version")
+def get_version(key: str, version: int) -> dict[str, Any]:
+    """One deployed version: files, process and decision ids, cases running on it."""
+    _reader()
+    return service.version_info(service.get_version(key, version))
+
+
+@blp.route("/<key>/versions/<int:version>/bpmn", methods=["GET"])
+@blp.arguments(FileArgs, location="query")
+@blp.response(200, {"type": "string"}, content_type="application/xml", description=SOURCE)
+@blp.alt_response(403, description="designers, admins and auditors only")
+@blp.alt_response(404, description="unknown process, version or file")
+@blp.doc(responses={"200": {"description": SOURCE, "content": SOURCE_CONTENT}})
+def get_version_source(args: dict[str, Any], key: str, version: int) -> Response:
+    """The main BPMN file of a version as deployed (``?file=`` picks another of its files)."""
+    _reader()
+    name, text = service.version_file(service.get_version(key, version), args["file"])
+    mimetype = "application/json" if name.endswith(".json") else "application/xml"
+    return current_app.response_class(text, mimetype=mimetype)
+
+
+@blp.route("/<key>/versions/<int:version>/diff/<int:other>", methods=["GET"])
+@blp.response(200, VersionDiffSchema)
+@blp.alt_response(403, description="designers, admins and auditors only")
+@blp.alt_response(404, description="unknown process or version")
+def diff_versions(key: str, version: int, other: int) -> dict[str, Any]:
+    """版本对比: elements added, removed and changed from ``version`` to ``other``; diagram
+    layout (DI) changes apart, and ``layout_only`` when nothing else changed."""
+    _reader()
+    return service.diff(key, version, other)

@@ -168,6 +168,7 @@ def _coverage_of(name: str) -> dict[str, Any]:
 
 @blp.route("/sla/incidents", methods=["GET"])
 @blp.response(200, IncidentSchema(many=True))
+@blp.alt_response(403, description="only admins and auditors see incidents")
 def incidents() -> list[dict[str, Any]]:
     """Timers whose retries ran out (admins and auditors)."""
     if not current_principal().reads_all:

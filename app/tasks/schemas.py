@@ -9,6 +9,7 @@ from marshmallow import fields, validate
 
 from app.api.pagination import PageArgs
 from app.core.models import HumanTask
+from app.tasks.bulk import ACTIONS, MAX_IDS
 from app.tasks.service import SCOPES, SORTS
 
 
@@ -22,6 +23,7 @@ def task_fields(task: HumanTask) -> dict[str, Any]:
         "role": task.role,
         "org_unit": task.org_unit.code,
         "assignee": task.assignee.username if task.assignee else None,
+        "owner": task.owner.username if task.owner else None,
         "status": task.status,
         "stage": task.stage,
         "created_at": task.created_at,
@@ -41,6 +43,10 @@ class TaskSchema(ma.Schema):
     role = fields.String(allow_none=True)
     org_unit = fields.String(metadata={"description": "code of the unit whose people get it"})
     assignee = fields.String(allow_none=True, metadata={"description": "username"})
+    owner = fields.String(
+        allow_none=True,
+        metadata={"description": "委派: username of the owner who delegated it to the assignee"},
+    )
     status = fields.String(metadata={"description": "open, completed or cancelled"})
     stage = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
@@ -83,3 +89,58 @@ class AssignSchema(ma.Schema):
 
 class CompleteSchema(ma.Schema):
     data = fields.Dict(keys=fields.String(), required=True)
+
+
+class BulkSchema(ma.Schema):
+    """批量领取/指派: each id is its own transaction (one failing id undoes no other)."""
+
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=36)),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_IDS),
+        metadata={"description": f"task ids, at most {MAX_IDS}, no repeats"},
+    )
+    username = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=80),
+        metadata={"description": "the user to assign to: required for assign, not for claim"},
+    )
+
+    @ma.validates("ids")
+    def _distinct(self, value: list[str], **_: Any) -> None:
+        if len(set(value)) != len(value):
+            raise ma.ValidationError("each id may appear only once")
+
+    @ma.validates_schema
+    def _username(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("action") == "assign" and not data.get("username"):
+            raise ma.ValidationError("required to assign", "username")
+        if data.get("action") == "claim" and data.get("username") is not None:
+            raise ma.ValidationError("not allowed with claim (you claim for yourself)", "username")
+
+
+class BulkResultSchema(ma.Schema):
+    id = fields.String()
+    status = fields.Integer(
+        metadata={"description": "what the single call would answer: 200, 403, 404, 409, 422"}
+    )
+    detail = fields.String(metadata={"description": "why it failed"})
+    task = fields.Nested(TaskSchema, metadata={"description": "the task after the action"})
+
+
+class BulkResultsSchema(ma.Schema):
+    results = fields.List(fields.Nested(BulkResultSchema), metadata={"description": "in order"})
+
+
+class DelegateSchema(ma.Schema):
+    username = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=80),
+        metadata={"description": "the delegate: holds the task's role in its unit"},
+    )
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ResolveSchema(ma.Schema):
+    note = fields.String(load_default="", validate=validate.Length(max=2000))

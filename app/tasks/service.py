@@ -17,17 +17,16 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import Select, and_, case, func, or_, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy import select
 
 from app.auth.access import DISPATCH_ROLES, Forbidden, Principal
 from app.cases.queries import InvalidInput
 from app.core import hashchain, uow
 from app.core.models import Case, HumanTask, ProcessInstance
 from app.extensions import db
-from app.orgs.models import OrgUnit, User
-from app.orgs.service import get_by_code
-from workflows import clock, engine
+from app.orgs.models import User
+from app.tasks import inbox as inbox_query
+from workflows import engine
 from workflows.calendar import default_calendar
 from workflows.errors import TaskNotReady
 
@@ -50,10 +49,12 @@ class InboxQuery:
 
 # -- access ---------------------------------------------------------------------------------
 def can_see(p: Principal, task: HumanTask) -> bool:
-    """Its role in its unit, assigned to me, or a dispatching role over its unit."""
+    """Its role in its unit, assigned to me or delegated by me, or a dispatching role over
+    its unit."""
     return (
         p.reads_all
         or task.assignee_id == p.user.id
+        or task.owner_id == p.user.id
         or p.holds(task.role, task.org_unit)
         or p.holds(DISPATCH_ROLES, task.org_unit)
     )
@@ -82,68 +83,10 @@ def actionable_task(p: Principal, task_id: str) -> HumanTask:
 
 
 # -- inbox ----------------------------------------------------------------------------------
-def _filtered(p: Principal, q: InboxQuery) -> Select[tuple[HumanTask]]:
-    unit = aliased(OrgUnit)
-    stmt = (
-        select(HumanTask)
-        .join(unit, HumanTask.org_unit_id == unit.id)
-        .join(Case, HumanTask.case_id == Case.id)
-        .where(HumanTask.status == q.status)
-    )
-    mine = HumanTask.assignee_id == p.user.id
-    group = and_(HumanTask.assignee_id.is_(None), p.task_condition(HumanTask.role, unit))
-    stmt = stmt.where({"mine": mine, "group": group}.get(q.scope, or_(mine, group)))
-    if q.mode:
-        stmt = stmt.where(Case.mode == q.mode)
-    if q.org_unit:
-        target = get_by_code(q.org_unit)
-        if target is None:
-            raise InvalidInput({"org_unit": [f"unknown org unit {q.org_unit!r}"]})
-        stmt = stmt.where(unit.path.startswith(target.path))
-    now = clock.now()
-    if q.overdue is True:
-        stmt = stmt.where(HumanTask.due_at < now)
-    elif q.overdue is False:
-        stmt = stmt.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
-    if q.due_before is not None:
-        stmt = stmt.where(HumanTask.due_at < q.due_before)
-    return stmt
-
-
 def inbox(p: Principal, q: InboxQuery) -> tuple[list[HumanTask], tuple[Any, ...] | None, int]:
-    """One page of the user's tasks, the key of the next page (or None) and the total."""
-    stmt = _filtered(p, q)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    column = HumanTask.due_at if q.sort.lstrip("-") == "due_at" else HumanTask.created_at
-    descending = q.sort.startswith("-")
-    is_null = case((column.is_(None), 1), else_=0)
-    if q.after is not None:
-        flag, value, last_id = q.after
-        if flag or value is None:
-            stmt = stmt.where(column.is_(None), HumanTask.id > last_id)
-        else:
-            beyond = column < value if descending else column > value
-            stmt = stmt.where(
-                or_(
-                    column.is_(None),
-                    beyond,
-                    and_(column == value, HumanTask.id > last_id),
-                )
-            )
-    stmt = stmt.order_by(is_null, column.desc() if descending else column, HumanTask.id)
-    stmt = stmt.options(
-        selectinload(HumanTask.case),
-        selectinload(HumanTask.org_unit),
-        selectinload(HumanTask.assignee),
-    )
-    rows = list(db.session.scalars(stmt.limit(q.limit + 1)))
-    next_key = None
-    if len(rows) > q.limit:
-        rows = rows[: q.limit]
-        last = rows[-1]
-        value = getattr(last, column.key)
-        next_key = (int(value is None), value, last.id)
-    return rows, next_key, int(total or 0)
+    """One page of the user's tasks, the key of the next page (or None) and the total; the
+    query, shaped for the inbox indexes, is in app/tasks/inbox.py."""
+    return inbox_query.page(p, q)
 
 
 # -- forms ----------------------------------------------------------------------------------
@@ -217,6 +160,8 @@ def unclaim(p: Principal, task_id: str) -> HumanTask:
     manager = p.is_admin or p.holds(DISPATCH_ROLES, task.org_unit)
     if task.assignee_id != p.user.id and not manager:
         raise uow.Conflict(f"task {task_id} is claimed by someone else")
+    if task.owner_id is not None and task.assignee_id == p.user.id:  # 委派: see delegation.py
+        raise uow.Conflict(f"task {task_id} is delegated to you: resolve it to give it back")
     return uow.assign_task(
         task_id=task_id, user=None, actor=p.username, expect_assignee=task.assignee_id
     )
@@ -245,6 +190,8 @@ def complete(p: Principal, task_id: str, data: Mapping[str, Any]) -> Case:
     task = actionable_task(p, task_id)
     if task.assignee_id not in (None, p.user.id):
         raise uow.Conflict(f"task {task_id} is claimed by someone else")
+    if task.owner_id is not None:  # 委派: the delegate resolves, the owner completes
+        raise uow.Conflict(f"task {task_id} is delegated: the delegate resolves it first")
     schema = form_schema(task)
     if schema is not None:
         errors = form_errors(schema, data)

@@ -1,4 +1,5 @@
-"""/api/v1/tasks: the inbox, one task with its form, and claim / unclaim / assign / complete."""
+"""/api/v1/tasks: the inbox, one task with its form, claim / unclaim / assign / complete,
+bulk claim / assign, and 委派 delegate / resolve."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from app.api.pagination import bad_cursor, decode_cursor, encode_cursor
 from app.auth.access import current_principal
 from app.cases.schemas import CaseSchema
 from app.core.models import Case, HumanTask
-from app.tasks import service
+from app.tasks import bulk, delegation, service
 from app.tasks.schemas import (
     AssignSchema,
+    BulkResultsSchema,
+    BulkSchema,
     CompleteSchema,
+    DelegateSchema,
     InboxArgs,
     InboxSchema,
+    ResolveSchema,
     TaskDetailSchema,
     TaskSchema,
     task_fields,
@@ -91,6 +96,7 @@ def unclaim(task_id: str) -> HumanTask:
 @blp.route("/<task_id>/assign", methods=["POST"])
 @blp.arguments(AssignSchema)
 @blp.response(200, TaskSchema)
+@blp.alt_response(409, description="the task is no longer open")
 def assign(body: dict[str, Any], task_id: str) -> HumanTask:
     """Hand a task to a user who holds its role in its unit (dispatching roles only)."""
     return service.assign(current_principal(), task_id, body["username"])
@@ -103,3 +109,37 @@ def assign(body: dict[str, Any], task_id: str) -> HumanTask:
 def complete(body: dict[str, Any], task_id: str) -> Case:
     """Submit the task's form; the data is checked against its JSON Schema first."""
     return service.complete(current_principal(), task_id, body["data"])
+
+
+@blp.route("/bulk", methods=["POST"])
+@blp.arguments(BulkSchema)
+@blp.response(200, BulkResultsSchema)
+@blp.alt_response(422, description="bad action, ids (none, repeated, over 100) or username")
+def bulk_action(body: dict[str, Any]) -> dict[str, Any]:
+    """批量领取/指派: claim or assign many tasks. Each id is its own transaction: one that
+    fails (its own status 403/404/409/422 in ``results``) undoes none of the others."""
+    results = bulk.run(
+        current_principal(), action=body["action"], ids=body["ids"], username=body["username"]
+    )
+    return {"results": results}
+
+
+@blp.route("/<task_id>/delegate", methods=["POST"])
+@blp.arguments(DelegateSchema)
+@blp.response(200, TaskSchema)
+@blp.alt_response(403, description="only the task's assignee (the owner) may delegate it")
+@blp.alt_response(409, description="not open, not claimed, already delegated, or changed")
+@blp.alt_response(422, description="username: unknown, yourself, or cannot hold the task")
+def delegate(body: dict[str, Any], task_id: str) -> HumanTask:
+    """委派: lend my task to a colleague who holds its role; they resolve it, I complete it."""
+    return delegation.delegate(current_principal(), task_id, body["username"], body["note"])
+
+
+@blp.route("/<task_id>/resolve", methods=["POST"])
+@blp.arguments(ResolveSchema)
+@blp.response(200, TaskSchema)
+@blp.alt_response(403, description="only the delegate may resolve")
+@blp.alt_response(409, description="not open, not delegated, or changed")
+def resolve(body: dict[str, Any], task_id: str) -> HumanTask:
+    """委派 done: the delegate gives the task back to its owner, who completes it."""
+    return delegation.resolve(current_principal(), task_id, body["note"])

@@ -80,9 +80,13 @@ EVENT_TYPE = {
     "task.claimed": "领取任务 Task claimed",
     "task.unclaimed": "退回待领 Task released",
     "task.assigned": "指派任务 Task assigned",
+    "task.delegated": "委派任务 Task delegated",
+    "task.resolved": "委派办毕交回 Delegated task resolved",
     "message.received": "收到消息 Message received",
     "timer.fired": "时限触发 Timer fired",
     "case.migrated": "迁移版本 Case migrated",
+    "comment.added": "添加备注 Comment added",
+    "attachment.added": "上传附件 Attachment added",
 }
 # Suggestions for the intake form; the subject catalogue itself is open (any 4-digit code).
 CATEGORY = {

@@ -11,10 +11,7 @@ from typing import Any
 
 import pytest
 
-# The driver's own assertions get pytest's detailed messages; this must come before the import.
-pytest.register_assert_rewrite("tests.bpmn.scenario", "tests.bpmn.rr")
-
-from tests.bpmn.scenario import (  # noqa: E402
+from tests.bpmn.scenario import (
     REGISTRY,
     World,
     add_extra_users,

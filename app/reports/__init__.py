@@ -1,0 +1,1 @@
+"""Reports: dashboard figures, exports (CSV, XES) and Prometheus metrics."""
