@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from app.auth.access import INTAKE_ROLES, Forbidden, Principal
 from app.cases.service import MAIN_PROCESS, IntakeError, open_case
 from app.core import uow
-from app.core.models import Case, HumanTask
+from app.core.models import Case, HumanTask, ProcessInstance, ProcessVersion
 from app.extensions import db
 from app.orgs.models import OrgUnit
 from app.orgs.service import get_by_code
@@ -124,10 +124,22 @@ def sla_of(case: Case, now: datetime | None = None) -> dict[str, Any]:
 
 
 def process_of(case: Case) -> dict[str, Any] | None:
-    if case.instance is None:
+    """The process key and version a case runs: its version id (a narrow read, not the
+    instance's state), then the version's names, which each app keeps (versions never
+    change)."""
+    if case.instance_id is None:
         return None
-    version = case.instance.version
-    return {"key": version.definition.key, "version": version.version}
+    version_id = db.session.scalar(
+        select(ProcessInstance.version_id).where(ProcessInstance.id == case.instance_id)
+    )
+    known: dict[int, dict[str, Any]] = current_app.extensions.setdefault(
+        "gridcase.process_versions", {}
+    )
+    if version_id not in known:
+        version = db.session.get(ProcessVersion, version_id)
+        assert version is not None
+        known[version_id] = {"key": version.definition.key, "version": version.version}
+    return dict(known[version_id])
 
 
 def intake(p: Principal, fields: Mapping[str, Any]) -> Case:
