@@ -114,17 +114,17 @@ class HumanTask(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "human_tasks"
     __table_args__ = (
-        # The inbox (app/tasks/inbox.py): unassigned tasks by unit and role (group), assigned
+        # The inbox (app/tasks/inbox.py): unassigned tasks by role and unit (group), assigned
         # ones by assignee (mine), unassigned ones in due order (for those who read all).
         # Split by assignee_id: in one index with the assigned ones, the big NULL group looks
         # like a few rows to SQLite's statistics (an average per key) and draws its planner.
-        # The unit before the role: a group costs what its own units hold, not every task of
-        # the role (a street dispatcher's inbox does not read every street's); assignee_id
-        # trails only so that SQLite 3.40 reads the partial indexes alone (it does not take
-        # their WHERE as covered).
+        # The role before the unit: a district-wide grant reads its role's tasks, not every
+        # open task (docs/performance.md weighs the two orders); assignee_id trails only so
+        # that SQLite 3.40 reads the partial indexes alone (it does not take their WHERE as
+        # covered).
         Index(
             "ix_tasks_group",
-            *("status", "org_unit_id", "role", "due_at", "id", "assignee_id"),
+            *("status", "role", "org_unit_id", "due_at", "id", "assignee_id"),
             **_where("assignee_id IS NULL"),
         ),
         Index(

@@ -26,7 +26,7 @@ def upgrade():
         batch_op.drop_index('ix_tasks_mine')
         batch_op.create_index(
             'ix_tasks_group',
-            ['status', 'org_unit_id', 'role', 'due_at', 'id', 'assignee_id'],
+            ['status', 'role', 'org_unit_id', 'due_at', 'id', 'assignee_id'],
             **_where('assignee_id IS NULL'),
         )
         batch_op.create_index(
