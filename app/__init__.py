@@ -32,6 +32,19 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
 
         configure_engine(db.engine)
 
+    @app.teardown_appcontext
+    def _end_read(exc: BaseException | None) -> None:
+        """Runs before Flask-SQLAlchemy's own teardown (teardowns run last-registered
+        first): a request that only read ends with COMMIT (see app.database.end_read)."""
+        if exc is not None:
+            return
+        from app.database import end_read
+
+        try:
+            end_read()
+        except Exception:  # a dead connection: Flask-SQLAlchemy's teardown still runs
+            app.logger.exception("ending the request's read transaction failed")
+
     from app.api import register_api
     from app.cli import register_cli
     from app.web import register_web

@@ -46,7 +46,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def configure_engine(engine: Engine) -> None:
-    """Connection settings: WAL, a busy timeout and explicit BEGINs on SQLite."""
+    """Connection settings: WAL, a busy timeout and explicit BEGINs on SQLite; on PostgreSQL,
+    a note on the connection of whether its transaction wrote (see :func:`end_read`)."""
+    if engine.dialect.name == "postgresql":
+        _track_writes(engine)
     if engine.dialect.name != "sqlite":
         return
 
@@ -64,6 +67,52 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
+
+
+_WROTE = "gridcase_wrote"
+
+
+def _track_writes(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _mark(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip()[:6].upper().startswith("SELECT"):
+            conn.info[_WROTE] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _clear(conn: Any) -> None:
+        conn.info.pop(_WROTE, None)
+
+
+def mark_written(connection: Any) -> None:
+    """Note a write made on the driver connection directly (see app.core.writes)."""
+    connection.info[_WROTE] = True
+
+
+def end_read() -> None:
+    """End the session's transaction: COMMIT it if it only read, else ROLL it BACK.
+
+    On PostgreSQL a ROLLBACK makes psycopg forget its prepared statements, so a server that
+    ended every request that way would parse and plan every statement again, every time
+    (about a third of a task completion's cost). A transaction that only read commits the
+    same nothing, and the statements stay prepared. Anything written, pending or failed is
+    rolled back as before; SQLite always rolls back (it has no such cache to keep).
+    """
+    session = db.session()
+    transaction = session.get_transaction()
+    if transaction is None:
+        return
+    if (
+        session.new
+        or session.dirty
+        or session.deleted
+        or not transaction.is_active
+        or session.get_bind().dialect.name != "postgresql"
+        or session.connection().info.get(_WROTE)
+    ):
+        session.rollback()
+    else:
+        session.commit()
 
 
 @contextmanager

@@ -6,7 +6,8 @@ Process A of ../shared/bench (8 user tasks, 2 gateways, 5-field forms). The raw 
 deserialize → complete → engine steps → serialize with SpiffWorkflow's standard serializer;
 the unit of work does the same plus the sandbox, the spec cache, the task projection, the
 timers, the case row, one hash-chained audit event and the commit, on SQLite (a file, WAL)
-and on PostgreSQL (127.0.0.1:5432). Prints a table with p50/p95/mean and the ratio to raw.
+and on PostgreSQL (127.0.0.1:5432), the three interleaved case by case. Prints a table with
+p50/p95/mean and the ratio to raw.
 """
 
 from __future__ import annotations
@@ -19,12 +20,18 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
+
+from flask import Flask
 
 from bench import PROCESSES, ensure_pg_database, fresh_app
 from bench import intake as bench_intake
 from workflows import baseline
 from workflows.specs import load_directory
+
+PROCESS = "gridcase_anchor_a"
+WARMUP = 2
 
 
 def form_values() -> dict[str, dict[str, Any]]:
@@ -55,47 +62,74 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def bench_raw(cases: int) -> dict[str, float]:
-    bundle = next(b for b in load_directory(PROCESSES) if b.key == "gridcase_anchor_a")
-    values = form_values()
+def raw_case(bundle: Any, values: dict[str, dict[str, Any]]) -> list[float]:
+    """One case of process A through the raw engine: the cost of each completion."""
     samples = []
-    for _ in range(cases):
-        state = baseline.start(bundle)
-        while (ready := baseline.ready_task(state)) is not None:
-            started = time.perf_counter()
-            state = baseline.complete_request(state, values[ready[1]])
-            samples.append(time.perf_counter() - started)
-    return percentiles(samples)
+    state = baseline.start(bundle)
+    while (ready := baseline.ready_task(state)) is not None:
+        started = time.perf_counter()
+        state = baseline.complete_request(state, values[ready[1]])
+        samples.append(time.perf_counter() - started)
+    return samples
 
 
-def bench_uow(url: str, cases: int) -> dict[str, float]:
+def bench_raw(cases: int) -> dict[str, float]:
+    """The raw engine alone, ``cases`` cases of process A (bench/api.py's reference row)."""
+    bundle = next(b for b in load_directory(PROCESSES) if b.key == PROCESS)
+    values = form_values()
+    return percentiles([s for _ in range(cases) for s in raw_case(bundle, values)])
+
+
+def uow_case(app: Flask, values: dict[str, dict[str, Any]]) -> list[float]:
+    """One case of process A through the unit of work: the cost of each completion."""
     from app.cases.service import open_case
     from app.core import uow
     from app.core.models import HumanTask
+    from app.database import end_read
     from app.extensions import db
 
-    values = form_values()
     samples = []
-    with fresh_app(url):
-        intake = bench_intake("bench")
-        for _ in range(cases):
-            case = open_case(intake=intake, actor="bench", process_key="gridcase_anchor_a")
-            while True:
-                db.session.rollback()
-                task = db.session.scalars(
-                    db.select(HumanTask).where(
-                        HumanTask.case_id == case.id, HumanTask.status == "open"
-                    )
-                ).first()
-                if task is None:
-                    break
-                data = values[task.bpmn_id]
-                task_id = task.id
-                db.session.rollback()
-                started = time.perf_counter()
-                uow.complete_task(task_id=task_id, data=data, actor="bench")
-                samples.append(time.perf_counter() - started)
-    return percentiles(samples)
+    with app.app_context():
+        case = open_case(intake=bench_intake("bench"), actor="bench", process_key=PROCESS)
+        while True:
+            end_read()  # as a request ends (app.database.end_read)
+            task = db.session.scalars(
+                db.select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == "open")
+            ).first()
+            if task is None:
+                break
+            data = values[task.bpmn_id]
+            task_id = task.id
+            end_read()
+            started = time.perf_counter()
+            uow.complete_task(task_id=task_id, data=data, actor="bench")
+            samples.append(time.perf_counter() - started)
+        end_read()
+    return samples
+
+
+def run(cases: int, sqlite_url: str, pg_url: str) -> list[tuple[str, dict[str, float]]]:
+    """The three runs interleaved case by case, so that a noisy neighbour on a shared machine
+    slows all three alike instead of skewing the ratio; the first two cases of each warm up."""
+    bundle = next(b for b in load_directory(PROCESSES) if b.key == PROCESS)
+    values = form_values()
+    names = ["raw SpiffWorkflow (standard serializer)", "unit of work, SQLite"]
+    names.append("unit of work, PostgreSQL")
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    with ExitStack() as stack:
+        sqlite_app = stack.enter_context(fresh_app(sqlite_url))
+        pg_app = stack.enter_context(fresh_app(pg_url))
+        runners: list[Callable[[], list[float]]] = [
+            lambda: raw_case(bundle, values),
+            lambda: uow_case(sqlite_app, values),
+            lambda: uow_case(pg_app, values),
+        ]
+        for round_ in range(cases + WARMUP):
+            for name, runner in zip(names, runners, strict=True):
+                taken = runner()
+                if round_ >= WARMUP:
+                    samples[name].extend(taken)
+    return [(name, percentiles(samples[name])) for name in names]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -103,15 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=30)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        runs: list[tuple[str, Callable[[], dict[str, float]]]] = [
-            ("raw SpiffWorkflow (standard serializer)", lambda: bench_raw(args.cases)),
-            (
-                "unit of work, SQLite",
-                lambda: bench_uow(f"sqlite:///{tmp}/bench.sqlite", args.cases),
-            ),
-            ("unit of work, PostgreSQL", lambda: bench_uow(ensure_pg_database(), args.cases)),
-        ]
-        results = [(name, run()) for name, run in runs]
+        results = run(args.cases, f"sqlite:///{tmp}/bench.sqlite", ensure_pg_database())
     raw_mean = results[0][1]["mean"]
     machine = platform.processor() or platform.machine()
     print(

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.orm.exc import StaleDataError
 
+from app.core import writes
 from app.core.models import Case, HumanTask, ProcessInstance, Timer
 from app.extensions import db
 from app.orgs.service import task_unit_id
@@ -163,11 +163,13 @@ def _sync_tasks(
                 "priority": int(priority) if priority and priority.isdigit() else case.priority,
                 "created_at": now,
                 "due_at": _task_due(props, own_data, due_by_timer) or case.due_at,
+                "status": "open",
+                "revision": 1,
             }
         )
         created.append(task_id)
     if rows:
-        db.session.execute(insert(TASKS), rows)
+        writes.queue(_INSERT_TASKS, rows)
     stages = [t.properties.get("stage") for t in ready.values() if t.properties.get("stage")]
     if stages:
         case.stage = stages[0]
@@ -175,6 +177,7 @@ def _sync_tasks(
 
 
 # Built once: constructing a statement costs more than running it.
+_INSERT_TASKS = insert(TASKS)
 _COMPLETE_ONE = (
     update(TASKS)
     .where(
@@ -189,9 +192,9 @@ _COMPLETE_ONE = (
         revision=TASKS.c.revision + 1,
     )
 )
-_CLOSE_MANY = (
+_CLOSE_ONE = (
     update(TASKS)
-    .where(TASKS.c.id.in_(bindparam("ids", expanding=True)), TASKS.c.status == "open")
+    .where(TASKS.c.id == bindparam("task_id"), TASKS.c.status == "open")
     .values(
         status=bindparam("status"), completed_at=bindparam("now"), revision=TASKS.c.revision + 1
     )
@@ -215,16 +218,19 @@ def _close_tasks(
         task_id, revision, actor = completed
         plain.remove(task_id)
         params = {"task_id": task_id, "revision": revision, "actor": actor, "now": now}
-        result = db.session.execute(_COMPLETE_ONE, {**params, "status": status_of(task_id)})
-        if result.rowcount != 1:
-            raise StaleDataError(f"task {task_id} was changed by someone else")
-    for status in ("completed", "cancelled"):
-        ids = [i for i in plain if status_of(i) == status]
-        if not ids:
-            continue
-        result = db.session.execute(_CLOSE_MANY, {"ids": ids, "status": status, "now": now})
-        if result.rowcount != len(ids):
-            raise StaleDataError("an open task was changed by someone else")
+        writes.queue(
+            _COMPLETE_ONE,
+            {**params, "status": status_of(task_id)},
+            expect=1,
+            stale=f"task {task_id} was changed by someone else",
+        )
+    for task_id in plain:
+        writes.queue(
+            _CLOSE_ONE,
+            {"task_id": task_id, "status": status_of(task_id), "now": now},
+            expect=1,
+            stale=f"open task {task_id} was changed by someone else",
+        )
 
 
 def _task_due(
@@ -237,6 +243,21 @@ def _task_due(
         if due is not None:
             return due
     return due_by_timer.get(props.get("dueTimer", ""))
+
+
+_INSERT_TIMERS = insert(TIMERS)
+_DELETE_TIMER = delete(TIMERS).where(TIMERS.c.id == bindparam("timer_id"))
+_MOVE_TIMER = (
+    update(TIMERS)
+    .where(TIMERS.c.id == bindparam("timer_id"))
+    .values(
+        due_at=bindparam("due_at"),
+        retries=0,
+        last_error=None,
+        status="pending",
+        revision=TIMERS.c.revision + 1,
+    )
+)
 
 
 def _sync_timers(
@@ -255,8 +276,8 @@ def _sync_timers(
         existing.setdefault(known.fired, None)
     waiting = {t.task_id: t for t in timers}
     removed = [i for i in existing if i not in waiting]
-    if removed:
-        db.session.execute(delete(TIMERS).where(TIMERS.c.id.in_(removed)))
+    for timer_id in removed:
+        writes.queue(_DELETE_TIMER, {"timer_id": timer_id})
     scheduled, rows = [], []
     for timer_id, timer in waiting.items():
         if timer_id not in existing:
@@ -269,24 +290,17 @@ def _sync_timers(
                     "kind": timer.kind,
                     "interrupting": timer.interrupting,
                     "due_at": timer.due_at,
+                    "status": "pending",
+                    "retries": 0,
+                    "revision": 1,
                 }
             )
             scheduled.append(timer_id)
         elif existing[timer_id] != timer.due_at:  # a cycle moved on, or an extension moved it
-            db.session.execute(
-                update(TIMERS)
-                .where(TIMERS.c.id == timer_id)
-                .values(
-                    due_at=timer.due_at,
-                    retries=0,
-                    last_error=None,
-                    status="pending",
-                    revision=TIMERS.c.revision + 1,
-                )
-            )
+            writes.queue(_MOVE_TIMER, {"timer_id": timer_id, "due_at": timer.due_at})
             scheduled.append(timer_id)
     if rows:
-        db.session.execute(insert(TIMERS), rows)
+        writes.queue(_INSERT_TIMERS, rows)
     return {"scheduled": scheduled, "removed": removed}
 
 

@@ -19,13 +19,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.core import hashchain
+from app.core import hashchain, writes
 from app.core.models import Case, CaseEvent, HumanTask, ProcessInstance, ProcessVersion, Timer
 from app.core.projection import Known, sync
-from app.core.writes import write_through
 from app.database import write_transaction
 from app.extensions import db
 from app.orgs.calendars import calendar_for
@@ -63,6 +63,21 @@ def version_spec(version: ProcessVersion) -> tuple[Any, dict[str, Any]]:
     return cached
 
 
+def spec_for(version_id: int) -> tuple[Any, dict[str, Any]]:
+    """The parsed spec of a version by id: once this app has seen the version, no read (a
+    version is immutable and its id never reused)."""
+    known: dict[int, tuple[Any, dict[str, Any]]] = current_app.extensions.setdefault(
+        "gridcase.specs", {}
+    )
+    spec = known.get(version_id)
+    if spec is None:
+        version = db.session.get(ProcessVersion, version_id)
+        if version is None:
+            raise NotFound(f"process version {version_id} not found")
+        spec = known[version_id] = version_spec(version)
+    return spec
+
+
 def _compactor() -> Callable[[Any], object] | None:
     if not current_app.config.get("COMPACTION", True):
         return None
@@ -73,7 +88,7 @@ def _compactor() -> Callable[[Any], object] | None:
 
 def _load(row: ProcessInstance, case: Case) -> Instance:
     return engine.load_instance(
-        version_spec(row.version),
+        spec_for(row.version_id),
         row.state,
         calendar=lambda: calendar_for(case.org_unit),
         compactor=_compactor(),
@@ -86,6 +101,7 @@ def _unit(action: str) -> Iterator[Any]:
     try:
         with write_transaction() as session:
             yield session
+            writes.send()  # the queued writes, before the hooks (and the race tests) run
             session.flush()
             for hook in list(before_commit_hooks):
                 hook(action)
@@ -96,13 +112,15 @@ def _unit(action: str) -> Iterator[Any]:
 
 
 EVENTS = CaseEvent.__table__
+_INSERT_EVENT = insert(EVENTS)
 
 
 def append_event(case: Case, *, type: str, actor: str, data: Mapping[str, Any]) -> None:
     """Append the next event of ``case``'s hash chain (the chain's head lives on the case).
 
-    Written at once as one INSERT, not as an ORM object: the log is append-only, and the
-    case row's head moving in the same transaction is what orders concurrent appends."""
+    Queued as one plain INSERT (app.core.writes), not as an ORM object: the log is
+    append-only, and the case row's head moving in the same transaction is what orders
+    concurrent appends."""
     seq, prev = case.event_seq + 1, case.event_hash
     at = clock.now()
     body = hashchain.plain(dict(data))
@@ -111,17 +129,18 @@ def append_event(case: Case, *, type: str, actor: str, data: Mapping[str, Any]) 
     )
     case.event_seq, case.event_hash = seq, digest
     _write_dirty()
-    db.session.execute(
-        insert(EVENTS).values(
-            case_id=case.id,
-            seq=seq,
-            type=type,
-            actor=actor,
-            at=at,
-            data=body,
-            prev_hash=prev,
-            hash=digest,
-        )
+    writes.queue(
+        _INSERT_EVENT,
+        {
+            "case_id": case.id,
+            "seq": seq,
+            "type": type,
+            "actor": actor,
+            "at": at,
+            "data": body,
+            "prev_hash": prev,
+            "hash": digest,
+        },
     )
 
 
@@ -129,7 +148,7 @@ def _write_dirty() -> None:
     """Write the changed case and instance rows now, as plain UPDATEs (see app.core.writes)."""
     for obj in list(db.session.dirty):
         if isinstance(obj, Case | ProcessInstance):
-            write_through(obj)
+            writes.write_through(obj)
 
 
 def _step_record(step: Step, changes: dict[str, Any]) -> dict[str, Any]:
@@ -187,43 +206,40 @@ def start_case(*, version: ProcessVersion, case: Case, data: Mapping[str, Any], 
     return case
 
 
-def _open_ids_of(instance_id: Any) -> Any:
-    """SQL: the ids of an instance's open task rows, comma-joined (task ids are UUIDs)."""
+def _open_ids_of(case_id: Any) -> Any:
+    """SQL: the ids of a case's open task rows, comma-joined (task ids are UUIDs; a case has
+    one instance; ix_tasks_case serves it)."""
     sibling = aliased(HumanTask)  # never correlated with a HumanTask of the outer query
     return (
         select(func.aggregate_strings(sibling.id, ","))
-        .where(sibling.instance_id == instance_id, sibling.status == "open")
+        .where(sibling.case_id == case_id, sibling.status == "open")
         .correlate_except(sibling)
         .scalar_subquery()
     )
 
 
-# Built once: constructing these ORM statements cost more than running them.
+# Built once: constructing these ORM statements cost more than running them. The case and the
+# instance come as entities of their own (not eager joins, whose loaders are built again on
+# every execution); task.case and case.instance then resolve from the identity map, no SQL.
 @functools.cache
 def _task_query() -> Any:
     return (
-        select(HumanTask, _open_ids_of(HumanTask.instance_id))
+        select(HumanTask, Case, ProcessInstance, _open_ids_of(HumanTask.case_id))
+        .join(Case, Case.id == HumanTask.case_id)
+        .join(ProcessInstance, ProcessInstance.id == Case.instance_id)
         .where(HumanTask.id == bindparam("task_id"))
-        .options(
-            joinedload(HumanTask.case)
-            .joinedload(Case.instance)
-            .joinedload(ProcessInstance.version)
-            .lazyload(ProcessVersion.definition)
-        )
+        .options(lazyload(ProcessInstance.version))  # spec_for() finds the spec by id
     )
 
 
 @functools.cache
 def _timer_query() -> Any:
     return (
-        select(Timer.due_at, Case, _open_ids_of(Case.instance_id))
+        select(Timer.due_at, Case, ProcessInstance, _open_ids_of(Case.id))
         .join(Case, Case.id == Timer.case_id)
+        .join(ProcessInstance, ProcessInstance.id == Case.instance_id)
         .where(Timer.id == bindparam("timer_id"))
-        .options(
-            joinedload(Case.instance)
-            .joinedload(ProcessInstance.version)
-            .lazyload(ProcessVersion.definition)
-        )
+        .options(lazyload(ProcessInstance.version))
     )
 
 
@@ -242,7 +258,11 @@ def _open_task_and_siblings(task_id: str) -> tuple[HumanTask, list[str]]:
     found = db.session.execute(_task_query(), {"task_id": task_id}).first()
     if found is None:
         raise NotFound(f"task {task_id} not found")
-    task, open_ids = found
+    task, case, row, open_ids = found
+    # Link them as the eager joins did: else the identity map's weak references let the
+    # case and the instance go, and task.case.instance would read them again.
+    set_committed_value(task, "case", case)
+    set_committed_value(case, "instance", row)
     if task.status != "open":
         raise Conflict(f"task {task_id} is already {task.status}")
     return task, _split(open_ids)
@@ -323,11 +343,10 @@ def _fire(timer_id: str, actor: str) -> Case | None:
     found = db.session.execute(_timer_query(), {"timer_id": timer_id}).first()
     if found is None:
         return None
-    due_at, case, open_ids = found
+    due_at, case, row, open_ids = found
+    set_committed_value(case, "instance", row)
     if due_at >= clock.now():
         raise Conflict(f"timer {timer_id} is not due yet")
-    assert case.instance is not None
-    row = case.instance
     instance = _load(row, case)
     timers = instance.waiting_timers()
     step = instance.fire_due_timers(timers)

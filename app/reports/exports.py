@@ -33,6 +33,7 @@ from sqlalchemy import and_, or_, select, true
 from app.auth.access import Principal
 from app.cases.queries import visible_condition
 from app.core.models import Case, CaseEvent, HumanTask
+from app.database import end_read
 from app.extensions import db
 from app.orgs.models import OrgUnit
 
@@ -107,7 +108,7 @@ def events_csv(p: Principal, period: Period) -> Iterator[str]:
                 )
             )
         rows = db.session.execute(stmt).all()
-        db.session.rollback()  # end the read: no snapshot held while the client downloads
+        end_read()  # no snapshot held while the client downloads
         for r in rows:
             writer.writerow(
                 (
@@ -241,7 +242,7 @@ def cases_xes(p: Principal, period: Period) -> Iterator[str]:
                 )
             )
         }
-        db.session.rollback()  # end the read before writing the batch out
+        end_read()  # before writing the batch out
         yield "".join(_trace(row, xes_events(events.get(row[0], []), tasks)) for row in batch)
         after = ids[-1]
         if len(batch) < CASE_BATCH:

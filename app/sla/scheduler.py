@@ -37,7 +37,7 @@ from sqlalchemy.orm import aliased
 
 from app.core import sla_actions, uow
 from app.core.models import Case, Timer
-from app.database import write_transaction
+from app.database import end_read, write_transaction
 from app.extensions import db
 from workflows import clock
 
@@ -110,7 +110,7 @@ def next_due() -> datetime | None:
             select(Timer.due_at).where(*_claimable(now)).order_by(Timer.due_at).limit(1)
         )
     finally:
-        db.session.rollback()  # end the read: SQLite keeps its snapshot until then
+        end_read()  # SQLite keeps its snapshot until then
 
 
 def _fire_one(timer_id: str) -> bool:

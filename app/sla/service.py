@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core import sla_actions, uow
 from app.core.models import Case, Timer
-from app.database import write_transaction
+from app.database import end_read, write_transaction
 from app.extensions import db
 from app.orgs.calendars import case_calendar, working_day_length
 from app.orgs.models import OrgUnit
@@ -136,7 +136,7 @@ def flag_overdue_cases(now: datetime | None = None) -> Counter[str]:
     each), and ``flagged`` once it is FLAG_AFTER_DAYS working days overdue."""
     now = now or clock.now()
     days = current_app.config.get("SLA_FLAG_AFTER_DAYS", FLAG_AFTER_DAYS)
-    db.session.rollback()
+    end_read()
     candidates = db.session.scalars(
         select(Case).where(
             Case.closed_at.is_(None),
@@ -152,7 +152,7 @@ def flag_overdue_cases(now: datetime | None = None) -> Counter[str]:
         flag = "flagged" if late >= days * working_day_length(calendar) else "overdue"
         if sla_actions.FLAGS[flag] > sla_actions.FLAGS[case.sla_flag]:
             todo.append((case.id, flag, {"overdue_working_seconds": late.total_seconds()}))
-    db.session.rollback()
+    end_read()
     done: Counter[str] = Counter()
     for case_id, flag, detail in todo:
         try:
@@ -174,7 +174,7 @@ def write_digests(day: date, now: datetime | None = None) -> int:
     cases opened, closed (late), ledgered that day, and the open cases by SLA state at
     ``now``. Written once: a second scheduler (or a rerun) finds it there. Returns rows."""
     now = now or clock.now()
-    db.session.rollback()
+    end_read()
     if db.session.scalar(select(exists().where(SlaDigest.day == day))):
         return 0
     start = datetime.combine(day, time(0), tzinfo=LOCAL)
