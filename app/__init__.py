@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -18,6 +19,8 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
     app.config.from_object(CONFIGS[name])
     app.config.update(overrides)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  (Chinese stays readable)
+    if app.config.get("GC_THRESHOLD"):
+        gc.set_threshold(*app.config["GC_THRESHOLD"])
 
     from app.auth import models as _auth_models  # noqa: F401
     from app.core import models as _core_models  # noqa: F401  (register tables)

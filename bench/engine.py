@@ -13,14 +13,15 @@ p50/p95/mean and the ratio to raw.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from flask import Flask
@@ -32,6 +33,7 @@ from workflows.specs import load_directory
 
 PROCESS = "gridcase_anchor_a"
 WARMUP = 2
+DEFAULT_GC = (700, 10, 10)  # CPython's own
 
 
 def form_values() -> dict[str, dict[str, Any]]:
@@ -62,8 +64,28 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+@contextmanager
+def python_default_gc() -> Iterator[None]:
+    """The raw engine runs as a plain Python program would: with the collector's default
+    thresholds, not the ones create_app sets for Gridcase (config.GC_THRESHOLD). Garbage
+    is collected, untimed, at each switch, so neither side pays for the other's."""
+    ours = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(*DEFAULT_GC)
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.set_threshold(*ours)
+
+
 def raw_case(bundle: Any, values: dict[str, dict[str, Any]]) -> list[float]:
     """One case of process A through the raw engine: the cost of each completion."""
+    with python_default_gc():
+        return _raw_case(bundle, values)
+
+
+def _raw_case(bundle: Any, values: dict[str, dict[str, Any]]) -> list[float]:
     samples = []
     state = baseline.start(bundle)
     while (ready := baseline.ready_task(state)) is not None:

@@ -32,15 +32,14 @@ def write_through(obj: Any) -> None:
         return
     mapper = state.mapper
     changes: dict[str, Any] = {}
-    for attr in state.attrs:
-        if attr.key in state.unloaded:
-            continue
-        history = attr.history
-        if not history.added:
-            continue
-        if not isinstance(mapper.get_property(attr.key), ColumnProperty):
+    # committed_state holds the original value of each attribute set since the load: the
+    # only ones worth a look (walking every attribute's history cost more than the UPDATE).
+    for key in list(state.committed_state):
+        if not isinstance(mapper.get_property(key), ColumnProperty):
             return  # a relationship changed: foreign keys are the flush's business
-        changes[attr.key] = history.added[0]
+        history = state.attrs[key].history
+        if history.added:
+            changes[key] = history.added[0]
     if not changes:
         return
     version_col = mapper.version_id_col

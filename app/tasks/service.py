@@ -16,13 +16,14 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from flask import current_app
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
 from app.auth.access import DISPATCH_ROLES, Forbidden, Principal
 from app.cases.queries import InvalidInput
 from app.core import hashchain, uow
-from app.core.models import Case, HumanTask, ProcessInstance
+from app.core.models import Case, HumanTask, ProcessInstance, ProcessVersion
 from app.extensions import db
 from app.orgs.models import User
 from app.tasks import inbox as inbox_query
@@ -91,16 +92,31 @@ def inbox(p: Principal, q: InboxQuery) -> tuple[list[HumanTask], tuple[Any, ...]
 
 # -- forms ----------------------------------------------------------------------------------
 def form_schema(task: HumanTask) -> dict[str, Any] | None:
-    """The task's JSON Schema, from the files of the version its case runs."""
+    """The task's JSON Schema, from the files of the version its case runs.
+
+    Read once per version and form and kept by the app (a version never changes): a narrow
+    read of the instance's version id, not its state or the version's files, per call."""
     if not task.form:
         return None
-    row = db.session.get(ProcessInstance, task.instance_id)
-    assert row is not None
-    for path, text in row.version.files.items():
-        if PurePosixPath(path).name == task.form:
-            schema: dict[str, Any] = json.loads(text)
-            return schema
-    return None
+    version_id = db.session.scalar(
+        select(ProcessInstance.version_id).where(ProcessInstance.id == task.instance_id)
+    )
+    known: dict[tuple[int, str], str | None] = current_app.extensions.setdefault(
+        "gridcase.form_schemas", {}
+    )
+    key = (version_id, task.form)
+    if key not in known:
+        version = db.session.get(ProcessVersion, version_id)
+        assert version is not None
+        known[key] = next(
+            (text for path, text in version.files.items() if PurePosixPath(path).name == task.form),
+            None,
+        )
+    text = known[key]
+    if text is None:
+        return None
+    schema: dict[str, Any] = json.loads(text)  # a fresh dict: callers may change theirs
+    return schema
 
 
 def prefill(task: HumanTask, schema: Mapping[str, Any] | None) -> dict[str, Any]:
