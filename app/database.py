@@ -9,7 +9,7 @@ another writer got in between, so every write transaction on SQLite starts with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -69,6 +69,14 @@ def configure_engine(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
 
 
+def _commit_keeping_loaded(session: Any) -> None:
+    before, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = before
+
+
 _WROTE = "gridcase_wrote"
 
 
@@ -116,11 +124,14 @@ def end_read() -> None:
 
 
 @contextmanager
-def write_transaction() -> Iterator[Any]:
+def write_transaction(*, expire: Callable[[Any], None] | None = None) -> Iterator[Any]:
     """One transaction that writes: commit on success, roll back on any error.
 
     The session must hold no pending changes (a write path owns its transaction); an open
-    read-only transaction is ended first so that SQLite can begin an immediate one.
+    read-only transaction is ended first so that SQLite can begin an immediate one. With
+    ``expire``, the commit keeps what the session loaded and ``expire(session)`` then drops
+    what the transaction wrote behind the ORM's back (the unit of work's plain SQL), so the
+    response need not read again the rows the transaction has just written.
     """
     session = db.session()  # the scoped session's current Session
     if session.new or session.dirty or session.deleted:
@@ -132,7 +143,11 @@ def write_transaction() -> Iterator[Any]:
         session.begin()
         try:
             yield session
-            session.commit()
+            if expire is None:
+                session.commit()
+            else:
+                _commit_keeping_loaded(session)
+                expire(session)
         except BaseException:
             session.rollback()
             raise

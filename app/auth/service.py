@@ -13,15 +13,18 @@ the slowdown tells whether a user exists.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.auth.models import ApiToken, LoginFailure
 from app.database import write_transaction
@@ -174,17 +177,25 @@ def verify(raw: str) -> User | None:
     """The active user a live (unexpired, unrevoked) token belongs to, else None."""
     if not raw:
         return None
-    return db.session.scalar(  # one read for the user, one for their roles (selectin)
+    params = {"digest": token_digest(raw), "now": clock.now()}
+    return db.session.execute(_verify_query(), params).unique().scalar_one_or_none()
+
+
+@functools.cache
+def _verify_query() -> Any:
+    """Built once (every API request runs it): the user with their roles, in one read."""
+    return (
         select(User)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(
             and_(
-                ApiToken.token_hash == token_digest(raw),
+                ApiToken.token_hash == bindparam("digest"),
                 ApiToken.revoked_at.is_(None),
-                ApiToken.expires_at > clock.now(),
+                ApiToken.expires_at > bindparam("now"),
                 User.active.is_(True),
             )
         )
+        .options(joinedload(User.roles))
     )
 
 

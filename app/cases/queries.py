@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, inspect, or_, select, true
 from sqlalchemy.orm import aliased
 
 from app.auth.access import INTAKE_ROLES, Forbidden, Principal
@@ -129,9 +129,11 @@ def process_of(case: Case) -> dict[str, Any] | None:
     change)."""
     if case.instance_id is None:
         return None
-    version_id = db.session.scalar(
-        select(ProcessInstance.version_id).where(ProcessInstance.id == case.instance_id)
-    )
+    version_id = _loaded_version_id(case)
+    if version_id is None:
+        version_id = db.session.scalar(
+            select(ProcessInstance.version_id).where(ProcessInstance.id == case.instance_id)
+        )
     known: dict[int, dict[str, Any]] = current_app.extensions.setdefault(
         "gridcase.process_versions", {}
     )
@@ -140,6 +142,16 @@ def process_of(case: Case) -> dict[str, Any] | None:
         assert version is not None
         known[version_id] = {"key": version.definition.key, "version": version.version}
     return dict(known[version_id])
+
+
+def _loaded_version_id(case: Case) -> int | None:
+    """The version id of the case's instance when the session holds it loaded already (just
+    after a unit of work), without loading anything."""
+    instance = inspect(case).attrs.instance.loaded_value
+    if not isinstance(instance, ProcessInstance):
+        return None
+    version_id = inspect(instance).dict.get("version_id")
+    return version_id if isinstance(version_id, int) else None
 
 
 def intake(p: Principal, fields: Mapping[str, Any]) -> Case:

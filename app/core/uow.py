@@ -13,7 +13,6 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from typing import Any
 
 from flask import current_app
@@ -99,7 +98,7 @@ def _load(row: ProcessInstance, case: Case) -> Instance:
 def _unit(action: str) -> Iterator[Any]:
     """One write transaction; engine refusals and stale revisions become Conflict."""
     try:
-        with write_transaction() as session:
+        with write_transaction(expire=_expire_projection) as session:
             yield session
             writes.send()  # the queued writes, before the hooks (and the race tests) run
             session.flush()
@@ -109,6 +108,15 @@ def _unit(action: str) -> Iterator[Any]:
         raise Conflict(str(exc) or "someone else changed this case first") from exc
     except IntegrityError as exc:
         raise Conflict("someone else changed this case first") from exc
+
+
+def _expire_projection(session: Any) -> None:
+    """After a unit's commit: forget the rows it wrote as plain SQL (tasks, timers, events).
+    The case and instance rows stay loaded: written through (app.core.writes), what the
+    session holds is what was committed."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, HumanTask | Timer | CaseEvent):
+            session.expire(obj)
 
 
 EVENTS = CaseEvent.__table__
@@ -153,7 +161,8 @@ def _write_dirty() -> None:
 
 def _step_record(step: Step, changes: dict[str, Any]) -> dict[str, Any]:
     return {
-        "finished": [asdict(f) for f in step.finished],
+        # shallow: append_event makes the record plain (and so copies it) before hashing
+        "finished": [dict(f.__dict__) for f in step.finished],
         "ended_at": step.ended_at,
         **changes,
     }
