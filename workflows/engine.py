@@ -210,8 +210,9 @@ class Instance:
         with self._running():
             action()
             self.workflow.do_engine_steps()
-        _mark_origins(self.workflow)
-        step = Step(finished=self._finished_since(before))
+        tasks = list(self.workflow.get_tasks())  # one walk of the tree for both
+        _mark_origins(tasks)
+        step = Step(finished=self._finished_since(before, tasks))
         top_ends = [
             f.bpmn_id
             for f, t in zip(step.finished, self._finished_tasks, strict=True)
@@ -235,13 +236,15 @@ class Instance:
             except SandboxError as exc:
                 raise ScriptFailure(str(exc)) from exc
 
-    def _finished_since(self, before: Mapping[UUID, TaskState]) -> list[FinishedTask]:
+    def _finished_since(
+        self, before: Mapping[UUID, TaskState], everything: list[Any]
+    ) -> list[FinishedTask]:
         # Filter here, not with get_tasks(state=...): the engine's iterator does not descend
         # below a task in a lower state (a running multi-instance activity is STARTED), so
         # the tasks finished inside a running department instance would be missed.
         tasks = [
             t
-            for t in self.workflow.get_tasks()
+            for t in everything
             if t.has_state(_FINISHED)
             and t.task_spec.bpmn_id is not None  # skip the engine's own bookkeeping tasks
             and (before.get(t.id) is None or not before[t.id] & _FINISHED)
@@ -290,10 +293,10 @@ def _attached_activity(boundary: Any) -> Any:
 _ORIGIN = "gridcase_came_from"
 
 
-def _mark_origins(workflow: BpmnWorkflow) -> None:
+def _mark_origins(tasks: list[Any]) -> None:
     """Remember, on each task, the element it was reached from: compaction later re-parents
     live tasks, and the audit log and flow coverage need the path actually taken."""
-    for task in workflow.get_tasks():
+    for task in tasks:
         if _ORIGIN not in task.internal_data and task.task_spec.bpmn_id is not None:
             task.internal_data[_ORIGIN] = _came_from(task)
 

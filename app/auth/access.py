@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, false, or_
 
 from app.orgs.models import OrgUnit, User
 
@@ -127,13 +127,6 @@ class Principal:
     def unit_condition(self, unit: Any, roles: Collection[str] | None = None) -> Any:
         """SQL: the user holds some role (of ``roles``) covering ``unit``."""
         parts = [g.unit_condition(unit) for g in self.grants if roles is None or g.role in roles]
-        return or_(*parts) if parts else false()
-
-    def task_condition(self, role_column: Any, unit: Any) -> Any:
-        """SQL: a task with this role in this unit is one of the user's roles' tasks."""
-        if self.reads_all:
-            return true()
-        parts = [(role_column == g.role) & g.unit_condition(unit) for g in self.grants]
         return or_(*parts) if parts else false()
 
 
