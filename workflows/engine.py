@@ -92,6 +92,14 @@ class Instance:
         self.workflow = workflow
         self.calendar = calendar
         self.compactor = compactor
+        self._walked: list[Any] | None = None  # every task, depth first; None: walk again
+
+    def _tasks(self) -> list[Any]:
+        """Every task (subprocesses included) in the engine's depth-first order: one walk,
+        shared by the readers below until the next action changes the tree."""
+        if self._walked is None:
+            self._walked = walk_tasks(self.workflow)
+        return self._walked
 
     # -- reading ------------------------------------------------------------------------
     def ready_tasks(self) -> list[HumanTask]:
@@ -104,12 +112,15 @@ class Instance:
                 process_id=t.workflow.spec.name,
                 properties=dict(t.task_spec.extensions.get("properties", {})),
             )
-            for t in self.workflow.get_tasks(state=TaskState.READY, manual=True)
+            for t in self._tasks()
+            if t.state == TaskState.READY and t.task_spec.manual
         ]
 
     def waiting_timers(self) -> list[Timer]:
         timers = []
-        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+        for task in self._tasks():
+            if task.state != TaskState.WAITING:
+                continue
             spec = task.task_spec
             definition = getattr(spec, "event_definition", None)
             if isinstance(definition, MultipleEventDefinition):
@@ -145,7 +156,7 @@ class Instance:
     def data(self) -> dict[str, Any]:
         """The freshest data in the instance (subprocesses included): that of the task that
         changed state last among the finished and ready ones; what the case row shows."""
-        tasks = self.workflow.get_tasks(state=TaskState.COMPLETED | TaskState.READY)
+        tasks = [t for t in self._tasks() if t.state & (TaskState.COMPLETED | TaskState.READY)]
         if not tasks:
             return dict(self.workflow.data)
         return dict(max(tasks, key=lambda t: t.last_state_change or 0).data)
@@ -154,7 +165,7 @@ class Instance:
     def status(self) -> Status:
         if self.workflow.is_completed():
             return "completed"
-        return "running" if self.workflow.get_tasks(state=_LIVE) else "stalled"
+        return "running" if any(t.state & _LIVE for t in self._tasks()) else "stalled"
 
     def dump(self) -> str:
         return serializer.dump_instance(self.workflow)
@@ -206,11 +217,12 @@ class Instance:
         return task
 
     def _act(self, action: Callable[[], object]) -> Step:
-        before = {t.id: t.state for t in self.workflow.get_tasks()}
+        before = {t.id: t.state for t in self._tasks()}
+        self._walked = None
         with self._running():
             action()
-            self.workflow.do_engine_steps()
-        tasks = list(self.workflow.get_tasks())  # one walk of the tree for both
+            run_engine_steps(self.workflow)
+        tasks = walk_tasks(self.workflow)  # one walk of the tree for origins and finished tasks
         _mark_origins(tasks)
         step = Step(finished=self._finished_since(before, tasks))
         top_ends = [
@@ -219,9 +231,11 @@ class Instance:
             if f.spec_type == "EndEvent" and t.workflow is self.workflow and f.state == "COMPLETED"
         ]
         step.ended_at = top_ends[-1] if top_ends and self.workflow.is_completed() else None
-        _prune_orphan_subprocesses(self.workflow)
+        _prune_orphan_subprocesses(self.workflow)  # (the walk reaches no orphan)
         if self.compactor is not None:
-            self.compactor(self.workflow)
+            self.compactor(self.workflow)  # drops tasks: the readers walk again
+        else:
+            self._walked = tasks
         return step
 
     @contextmanager
@@ -264,6 +278,56 @@ class Instance:
             )
             for t in tasks
         ]
+
+
+def walk_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """What ``workflow.get_tasks()`` returns, at a fraction of its cost: the engine's iterator
+    looks up each task's parent again for every leaf (UUID keys hash in Python). Depth first,
+    a subprocess's tasks right after the task that runs it, as the engine orders them."""
+    subprocesses = workflow.top_workflow.subprocesses
+    found: list[Any] = []
+    stack = [workflow.task_tree]
+    while stack:
+        task = stack.pop()
+        found.append(task)
+        tasks = task.workflow.tasks
+        below = [tasks[c] for c in reversed(task._children)]
+        sub = subprocesses.get(task.id) if subprocesses else None
+        if sub is not None:
+            below.append(sub.task_tree)
+        stack += below
+    return found
+
+
+def run_engine_steps(workflow: BpmnWorkflow) -> None:
+    """``workflow.do_engine_steps()`` of SpiffWorkflow 3.2, line for line, but for how the
+    ready tasks are found: :func:`walk_tasks` gives the same tasks in the same order as the
+    engine's iterator, which cost a third of a timer firing's engine time."""
+    while _engine_pass(workflow):
+        pass
+    workflow.refresh_timers()
+
+
+def _engine_pass(workflow: BpmnWorkflow) -> bool:
+    active = workflow.get_active_subprocesses()
+    for subprocess in sorted(active, key=lambda v: v.depth, reverse=True):
+        while _run_ready(subprocess):
+            pass
+        if subprocess.parent_task_id is not None:
+            task = workflow.get_task_from_id(subprocess.parent_task_id)
+            task.task_spec._update(task)
+    ran = _run_ready(workflow)
+    return ran > 0 or len(workflow.get_active_subprocesses()) > len(active)
+
+
+def _run_ready(workflow: Any) -> int:
+    """Run the workflow's ready engine tasks (listed first: a run may change the others)."""
+    ran = 0
+    for task in [t for t in walk_tasks(workflow) if t.state == TaskState.READY]:
+        if not task.task_spec.manual:
+            task.run()
+            ran += 1
+    return ran
 
 
 def _prune_orphan_subprocesses(workflow: BpmnWorkflow) -> None:

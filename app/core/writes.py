@@ -11,6 +11,8 @@ committed so that the flush at commit finds nothing left to do.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +120,8 @@ def send(session: Session | None = None) -> None:
     pending: list[_Write] | None = session.info.pop(_QUEUE, None)
     if not pending:
         return
+    if session.info.get(_GROUPED):
+        pending = _grouped(pending)
     connection = session.connection()
     dialect = connection.dialect
     driver = connection.connection.driver_connection
@@ -137,6 +141,47 @@ def send(session: Session | None = None) -> None:
         raise DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error) from exc
     for write, cursor in zip(pending, cursors, strict=True):
         _check(cursor.rowcount, write.expect, write.stale)
+
+
+# -- grouped sending -----------------------------------------------------------------------------
+#
+# The scheduler fires a group of timers in one transaction, each on its own case: their writes
+# touch disjoint rows, so the same statement of every fire (the case UPDATE, the instance
+# UPDATE, the event INSERT, ...) can go as one executemany instead of one execute per fire.
+# The driver then converts each statement once; row counts add up, so a stale row among them
+# still fails the whole transaction.
+
+_GROUPED = "gridcase_write_grouped"
+
+
+@contextmanager
+def grouped() -> Iterator[None]:
+    """Within: queued writes are sent statement by statement (first use first), not in queue
+    order. Only for work whose writes never touch one row twice, as fires of distinct cases."""
+    session = db.session()
+    session.info[_GROUPED] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_GROUPED, None)
+
+
+def _grouped(pending: list[_Write]) -> list[_Write]:
+    buckets: dict[tuple[Any, ...], list[_Write]] = {}
+    for write in pending:
+        keys = tuple(sorted(write.params[0] if isinstance(write.params, list) else write.params))
+        buckets.setdefault((write.statement, keys, write.expect is None), []).append(write)
+    merged = []
+    for writes in buckets.values():
+        if len(writes) == 1:
+            merged.append(writes[0])
+            continue
+        params: list[dict[str, Any]] = []
+        for write in writes:
+            params += write.params if isinstance(write.params, list) else [write.params]
+        expect = None if writes[0].expect is None else sum(w.expect or 0 for w in writes)
+        merged.append(_Write(writes[0].statement, params, expect, writes[0].stale))
+    return merged
 
 
 def _check(rowcount: int, expect: int | None, stale: str) -> None:

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_RETRIES = 5
-BATCH = 200
+BATCH = 48
 GROUP = 16  # timers fired per transaction in a burst (a case waits at most one group)
 POLL = timedelta(seconds=0.5)  # the longest sleep: how soon a timer made elsewhere is seen
 SLACK = timedelta(milliseconds=2)  # wake just after the due time (firing needs due < now)

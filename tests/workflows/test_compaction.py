@@ -30,6 +30,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.compaction import compact, compaction_problems
+from workflows.engine import walk_tasks
 
 BENCH = Path("/work/shared/bench")
 SER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
@@ -220,6 +221,8 @@ class Case:
     def observe(self) -> dict[str, Any]:
         """What users (ready tasks, lanes, their data, multi-instance progress) and the timer
         scheduler see."""
+        # the engine facade's cheap walk sees the very tasks the engine's iterator does
+        assert walk_tasks(self.wf) == self.wf.get_tasks()
         waiting = self.wf.get_tasks(state=TaskState.WAITING)
         started = self.wf.get_tasks(state=TaskState.STARTED)
         return {

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.workflows.walker import START_DATA, walk
+from tests.workflows.walker import START_DATA, WHISTLE, walk
 from workflows import clock as clock_module
 from workflows import engine, serializer
 from workflows.clock import FrozenClock
@@ -143,3 +146,47 @@ def test_withdrawal_during_a_whistle_round_trips(frozen) -> None:
     _assert_round_trip(instance, state)
     assert instance.status == "completed"
     assert instance.data["outcome"] == "withdrawn"
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _shape(state: str) -> list[Any]:
+    """A saved instance with its random task ids numbered by first use, without wall-clock
+    stamps: the tree, every task's state, data and internal data."""
+    ids: dict[str, str] = {}
+    dct = json.loads(_UUID.sub(lambda m: ids.setdefault(m.group(0), f"#{len(ids)}"), state))
+
+    def tasks(workflow: dict[str, Any]) -> list[Any]:
+        return [
+            {k: v for k, v in task.items() if k != "last_state_change"}
+            for task in workflow["tasks"].values()
+        ]
+
+    return [dct["data"], tasks(dct), *(tasks(s) for s in dct["subprocesses"].values())]
+
+
+@pytest.mark.parametrize("bundle", [SIMPLE, *SHIPPED], ids=lambda b: b.key)
+def test_engine_steps_run_what_spiffworkflow_runs(bundle, frozen, monkeypatch) -> None:
+    """run_engine_steps finds ready tasks its own way; every step of every shipped process
+    (the 提级办 path with its department subprocesses included) must come out as under
+    SpiffWorkflow's own do_engine_steps."""
+    start = frozen.now()
+
+    def run() -> list[Any]:
+        frozen.set(start)
+        shapes: list[Any] = []
+        walk(
+            bundle,
+            START_DATA,
+            choices=WHISTLE,
+            frozen=frozen,
+            compactor=compact,
+            on_step=lambda _instance, state: shapes.append(_shape(state)),
+        )
+        return shapes
+
+    ours = run()
+    monkeypatch.setattr(engine, "run_engine_steps", lambda workflow: workflow.do_engine_steps())
+    assert run() == ours
+    assert len(ours) >= 2

@@ -31,6 +31,13 @@ START_DATA: dict[str, Any] = {
     "org_unit": "G-01",
 }
 
+WHISTLE = {  # the 提级办 path: department instances run as subprocesses
+    "accept": {"needs_departments": True},
+    "dispatch": {"mode": "escalated"},
+    "community_coordinate": {"coordinate_decision": "escalate_street"},
+    "whistle": {"departments": ["D-CITY", "D-HOUSING"], "whistle_note": "两个部门"},
+}
+
 
 def sample(schema: Mapping[str, Any]) -> Any:
     """A small value valid for ``schema`` (required properties only)."""
