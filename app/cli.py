@@ -15,6 +15,7 @@ from workflows.errors import SpecValidationError
 
 def register_cli(app: Flask) -> None:
     from app.sla.cli import register_sla_cli
+    from app.sla.scheduler import BATCH
 
     register_sla_cli(app)  # flask calendar ..., flask timers ...
 
@@ -52,7 +53,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("scheduler")
     @click.option("--once", is_flag=True, help="Fire what is due now, then exit.")
     @click.option("--lease", default=60.0, show_default=True, help="Claim lease, seconds.")
-    @click.option("--batch", default=200, show_default=True, help="Timers claimed at once.")
+    @click.option("--batch", default=BATCH, show_default=True, help="Timers claimed at once.")
     @click.option("--poll", default=0.5, show_default=True, help="Longest sleep, seconds.")
     @click.option("--no-periodic", is_flag=True, help="Only timers: no overdue/digest jobs.")
     def scheduler_command(

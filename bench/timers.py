@@ -10,7 +10,9 @@ clones real instances of tests/data/simple (its 50 % reminder) for the timers th
 ``--isolated`` of them due 250 ms apart, then ``--burst`` of them due at one instant. It then
 starts N ``flask scheduler`` processes (system clock), waits until every timer has fired and
 reads the ``timer.fired`` audit events: lag = event time - due time. Fired/s is the burst size
-over the time from its due instant to the last firing. Prints one table.
+over the time from its due instant to the last firing. After each run, the raw engine fires
+the same instance in this process (SpiffWorkflow alone: deserialize, fire, engine steps,
+serialize; no database) for the baseline row. Prints one table.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ def prepare(url: str, *, pending: int, burst: int, isolated: int, lead: float) -
         spaced = [base + timedelta(milliseconds=250 * i) for i in range(isolated)]
         burst_at = base + timedelta(milliseconds=250 * isolated + 5000)
         clone_cases(template, spaced + [burst_at] * burst)
+        raw_state = raw_template(template)
         db.session.execute(delete(Timer).where(Timer.case_id == template.id))
         db.session.commit()
         # What autovacuum does after a bulk load, done now: planned on an empty table's
@@ -100,7 +103,43 @@ def prepare(url: str, *, pending: int, burst: int, isolated: int, lead: float) -
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    return {"burst_at": burst_at, "spaced": spaced, "insert_seconds": insert_seconds}
+    return {
+        "burst_at": burst_at,
+        "spaced": spaced,
+        "insert_seconds": insert_seconds,
+        "raw_state": raw_state,
+    }
+
+
+def raw_template(template: Any) -> str:
+    """The template instance in SpiffWorkflow's own format (spec embedded), its timer due an
+    hour ago: what the raw engine fires in the baseline row."""
+    from app.core import uow
+    from app.core.models import ProcessInstance
+    from app.extensions import db
+    from workflows import engine, serializer, timeshift
+
+    row = db.session.get(ProcessInstance, template.instance_id)
+    instance = engine.load_instance(uow.version_spec(row.version), row.state)
+    past = datetime.now(UTC) - timedelta(hours=1)
+    timeshift.shift_timers(instance, lambda _due: past, since=datetime(1970, 1, 1, tzinfo=UTC))
+    return serializer.dump_standard(instance.workflow)
+
+
+def raw_firing(state: str, *, count: int = 300) -> float:
+    """Seconds per firing of the raw engine in this process: deserialize, fire, engine steps,
+    serialize (workflows/baseline.py), the median of ``count`` firings after a warm-up."""
+    from bench.engine import python_default_gc
+    from workflows import baseline
+
+    samples = []
+    with python_default_gc():
+        for n in range(count + 20):
+            started = time.perf_counter()
+            baseline.fire_request(state)
+            if n >= 20:
+                samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
 
 
 def measure(url: str, schedulers: int, plan: dict[str, Any], log_dir: Path) -> dict[str, Any]:
@@ -167,7 +206,7 @@ def main() -> None:
         f"{'backend':<11}{'procs':>6}{'fired/s':>9}"
         f"{'burst p50':>11}{'p99':>8}{'max':>8}{'single p50':>12}{'p99':>8}{'max':>8}"
     )
-    rows = []
+    rows, raw = [], []
     with tempfile.TemporaryDirectory(prefix="bench-timers-") as tmp:
         for run in args.runs.split(","):
             backend, _, count = run.partition(":")
@@ -185,6 +224,7 @@ def main() -> None:
             log_dir = Path(tmp) / run.replace(":", "-")
             log_dir.mkdir()
             result = measure(url, int(count or 1), plan, log_dir)
+            raw.append(raw_firing(plan["raw_state"]))
             b, s = result["burst"], result["spaced"]
             rows.append(
                 f"{backend:<11}{count or 1:>6}{result['rate']:>9.0f}"
@@ -195,8 +235,14 @@ def main() -> None:
                 f"# {run}: {args.pending} rows inserted in {plan['insert_seconds']:.1f}s",
                 flush=True,
             )
+    seconds = statistics.median(raw)
+    cores = os.cpu_count() or 1
     print(header)
     print("\n".join(rows))
+    print(
+        f"{'raw engine':<11}{1:>6}{1 / seconds:>9.0f}   (SpiffWorkflow alone, one process:"
+        f" {seconds * 1000:.2f} ms per firing; {cores} cores at most {cores / seconds:.0f}/s)"
+    )
 
 
 if __name__ == "__main__":

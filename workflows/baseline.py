@@ -45,6 +45,16 @@ def complete_request(state: str, data: Mapping[str, Any]) -> str:
     return serializer.dump_standard(workflow)
 
 
+def fire_request(state: str) -> str:
+    """The scheduler's visit to one instance: deserialize → fire due timers → engine steps →
+    serialize."""
+    workflow = serializer.load_standard(state)
+    workflow.script_engine = _ENGINE
+    workflow.refresh_timers()
+    workflow.do_engine_steps()
+    return serializer.dump_standard(workflow)
+
+
 def final_data(state: str) -> dict[str, Any]:
     """The data of the most recently finished task (where a loop's counter lives)."""
     workflow = serializer.load_standard(state)

@@ -9,6 +9,7 @@ deep tree as completed (the depth trap), and we must never close a case that did
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ from workflows.errors import NotWaiting, ScriptFailure, TaskNotReady
 from workflows.functions import SCRIPT_FUNCTIONS, CalendarSource, using_calendar
 from workflows.sandbox import SandboxError, make_script_engine
 from workflows.specs import ProcessBundle
+
+# SpiffWorkflow logs every task state change at INFO (eight lines per timer firing, and most of
+# a scheduler's time once logging is on): the audit log records each step, so keep it quiet.
+logging.getLogger("spiff").setLevel(logging.WARNING)
 
 Status = Literal["running", "completed", "stalled"]
 _SCRIPT_ENGINE = make_script_engine(SCRIPT_FUNCTIONS)
@@ -280,21 +285,27 @@ class Instance:
         ]
 
 
+_MAX_DEPTH = 1000  # the engine's iterator goes no deeper (the depth trap: compaction avoids it)
+
+
 def walk_tasks(workflow: BpmnWorkflow) -> list[Any]:
     """What ``workflow.get_tasks()`` returns, at a fraction of its cost: the engine's iterator
     looks up each task's parent again for every leaf (UUID keys hash in Python). Depth first,
-    a subprocess's tasks right after the task that runs it, as the engine orders them."""
+    a subprocess's tasks right after the task that runs it, and no deeper than the engine
+    looks, as the engine orders and limits them."""
     subprocesses = workflow.top_workflow.subprocesses
     found: list[Any] = []
-    stack = [workflow.task_tree]
+    stack = [(workflow.task_tree, 0)]
     while stack:
-        task = stack.pop()
+        task, depth = stack.pop()
         found.append(task)
+        if depth >= _MAX_DEPTH:
+            continue
         tasks = task.workflow.tasks
-        below = [tasks[c] for c in reversed(task._children)]
+        below = [(tasks[c], depth + 1) for c in reversed(task._children)]
         sub = subprocesses.get(task.id) if subprocesses else None
         if sub is not None:
-            below.append(sub.task_tree)
+            below.append((sub.task_tree, depth + 1))
         stack += below
     return found
 

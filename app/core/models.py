@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import JSONType, UTCDateTime
@@ -66,9 +66,37 @@ class ProcessInstance(db.Model):  # type: ignore[name-defined,misc]
     __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012
 
 
+# Every action rewrites the state (~10 KB of JSON): PostgreSQL's default pglz compression cost
+# a fifth of the database's time per timer firing; lz4 is several times cheaper. A server
+# built without lz4 keeps its default. Migration 0007 does the same on existing databases.
+STATE_COMPRESSION_LZ4 = """
+DO $$ BEGIN
+  EXECUTE 'ALTER TABLE process_instances ALTER COLUMN state SET COMPRESSION lz4';
+EXCEPTION WHEN OTHERS THEN
+  RAISE NOTICE 'process_instances.state keeps the default compression: %', SQLERRM;
+END $$
+"""
+
+
+@event.listens_for(ProcessInstance.__table__, "after_create")
+def _compress_state_with_lz4(_table: Any, connection: Any, **_kw: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(STATE_COMPRESSION_LZ4))
+
+
 class Case(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_unit_status", "org_unit_id", "status"),)
+    __table_args__ = (
+        Index("ix_cases_unit_status", "org_unit_id", "status"),
+        # The scheduler skips the timers of suspended (挂起) cases on every claim: a partial
+        # index holds just those few, so a city's million cases are never scanned for it.
+        Index(
+            "ix_cases_paused",
+            "id",
+            postgresql_where=text("paused_at IS NOT NULL"),
+            sqlite_where=text("paused_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)

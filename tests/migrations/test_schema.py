@@ -64,10 +64,26 @@ def _differences(url: str) -> list[object]:
         engine.dispose()
 
 
+def _state_compression(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(
+                conn.exec_driver_sql(
+                    "SELECT attcompression FROM pg_attribute WHERE attname = 'state'"
+                    " AND attrelid = 'process_instances'::regclass"
+                ).scalar()
+            )
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.slow
 def test_upgrade_builds_the_models_schema_and_downgrade_undoes_it(empty_database: str) -> None:
     _upgrade(empty_database)
     assert _differences(empty_database) == []
+    if empty_database.startswith("postgresql"):
+        assert _state_compression(empty_database) == "l"  # lz4: each action rewrites the state
     _upgrade(empty_database, "base", command="downgrade")
     engine = create_engine(empty_database)
     try:

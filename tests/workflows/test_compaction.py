@@ -459,6 +459,8 @@ def test_raw_b2_stalls_where_compacted_finishes() -> None:
             raw.complete(*arg)
     assert raw.wf.is_completed() and raw.wf.data == {}
     assert raw.wf.last_task.data["counter"] == 249
+    assert max(t.depth for t in raw.wf.tasks.values()) > 1000
+    assert walk_tasks(raw.wf) == raw.wf.get_tasks()  # the facade's walk stops where it does
     assert grow("B2", 300)[0].wf.data["counter"] == 300
 
 
