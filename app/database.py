@@ -97,6 +97,18 @@ def mark_written(connection: Any) -> None:
     connection.info[_WROTE] = True
 
 
+_DIALECT = "gridcase_dialect"
+
+
+def dialect_of(session: Any) -> str:
+    """The session's database dialect name, looked up once per session (the app has one
+    database; the hot path asks on every queued write)."""
+    name = session.info.get(_DIALECT)
+    if name is None:
+        name = session.info[_DIALECT] = session.get_bind().dialect.name
+    return str(name)
+
+
 def end_read() -> None:
     """End the session's transaction: COMMIT it if it only read, else ROLL it BACK.
 
@@ -115,7 +127,7 @@ def end_read() -> None:
         or session.dirty
         or session.deleted
         or not transaction.is_active
-        or session.get_bind().dialect.name != "postgresql"
+        or dialect_of(session) != "postgresql"
         or session.connection().info.get(_WROTE)
     ):
         session.rollback()

@@ -294,6 +294,23 @@ def walk_tasks(workflow: BpmnWorkflow) -> list[Any]:
     a subprocess's tasks right after the task that runs it, and no deeper than the engine
     looks, as the engine orders and limits them."""
     subprocesses = workflow.top_workflow.subprocesses
+    total = len(workflow.tasks) + sum(len(s.tasks) for s in subprocesses.values())
+    if total > _MAX_DEPTH:  # (a compacted tree never gets here)
+        return _walk_with_depth(workflow, subprocesses)
+    found: list[Any] = []
+    stack = [workflow.task_tree]
+    while stack:
+        task = stack.pop()
+        found.append(task)
+        if task._children:
+            tasks = task.workflow.tasks
+            stack += [tasks[c] for c in reversed(task._children)]
+        if subprocesses and (sub := subprocesses.get(task.id)) is not None:
+            stack.append(sub.task_tree)
+    return found
+
+
+def _walk_with_depth(workflow: BpmnWorkflow, subprocesses: dict[Any, Any]) -> list[Any]:
     found: list[Any] = []
     stack = [(workflow.task_tree, 0)]
     while stack:

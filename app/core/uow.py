@@ -82,7 +82,7 @@ def _compactor() -> Callable[[Any], object] | None:
         return None
     from workflows.compaction import compact
 
-    return compact
+    return functools.partial(compact, records=False)  # the audit event has the finished tasks
 
 
 def _load(row: ProcessInstance, case: Case) -> Instance:

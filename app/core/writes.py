@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import bindparam, event, inspect, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ColumnProperty, Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import NO_VALUE, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.database import mark_written
+from app.database import dialect_of, mark_written
 from app.extensions import db
 
 
@@ -35,13 +35,17 @@ def write_through(obj: Any) -> None:
     mapper = state.mapper
     changes: dict[str, Any] = {}
     # committed_state holds the original value of each attribute set since the load: the
-    # only ones worth a look (walking every attribute's history cost more than the UPDATE).
-    for key in list(state.committed_state):
+    # only ones worth a look. A column changed if its value differs from that original, as
+    # its history would say (asking each attribute for its history cost more than the UPDATE).
+    current, attributes = state.dict, state.manager
+    for key, original in list(state.committed_state.items()):
         if not isinstance(mapper.get_property(key), ColumnProperty):
             return  # a relationship changed: foreign keys are the flush's business
-        history = state.attrs[key].history
-        if history.added:
-            changes[key] = history.added[0]
+        value = current.get(key, NO_VALUE)
+        if value is NO_VALUE:
+            continue
+        if original is NO_VALUE or not attributes[key].impl.is_equal(value, original):
+            changes[key] = value
     if not changes:
         return
     version_col = mapper.version_id_col
@@ -107,7 +111,7 @@ def queue(
     Statements must carry every column they write: Python-side column defaults are not
     applied on the pipelined path (checked when a statement is first compiled)."""
     session = db.session()
-    if session.get_bind().dialect.name != "postgresql":
+    if dialect_of(session) != "postgresql":
         result = session.execute(statement, params)
         _check(result.rowcount, expect, stale)
         return

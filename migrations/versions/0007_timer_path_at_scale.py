@@ -1,9 +1,10 @@
-"""timer path at city scale: a partial index of suspended cases, lz4 for the engine state
+"""timer path at city scale: a partial index of suspended cases, cheaper engine state storage
 
 The scheduler's claim skips the timers of suspended (挂起) cases; ``ix_cases_paused`` holds
 only those, so the claim never scans ``cases``. ``process_instances.state`` is rewritten by
 every action; lz4 compresses it several times cheaper than pglz (PostgreSQL 14+ built with
-lz4; otherwise the default stays).
+lz4; otherwise the default stays), and ``toast_tuple_target`` keeps the compressed state in
+the row instead of the TOAST table.
 
 Revision ID: 0007
 Revises: 0006
@@ -39,9 +40,13 @@ def upgrade():
             postgresql_where=PAUSED, sqlite_where=PAUSED,
         )
     _set_state_compression("lz4")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE process_instances SET (toast_tuple_target = 8160)")
 
 
 def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE process_instances RESET (toast_tuple_target)")
     _set_state_compression("DEFAULT")
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_paused', postgresql_where=PAUSED, sqlite_where=PAUSED)

@@ -60,3 +60,22 @@ def test_each_request_ends_its_read_and_keeps_prepared_statements(app, unit, bac
             {"q": "SELECT org_units.code%"},
         )
     assert prepared == 1
+
+
+def test_the_engine_state_is_stored_compressed_with_lz4_and_in_the_row(app, backend) -> None:
+    """create_all (tests, benchmarks) stores process_instances.state as migration 0007 does:
+    every action rewrites it, so its compression and TOAST use weigh on every write."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL storage settings")
+    compression = db.session.scalar(
+        text(
+            "SELECT attcompression FROM pg_attribute WHERE attname = 'state'"
+            " AND attrelid = 'process_instances'::regclass"
+        )
+    )
+    options = db.session.scalar(
+        text("SELECT reloptions FROM pg_class WHERE relname = 'process_instances'")
+    )
+    end_read()
+    assert compression == "l"
+    assert options == ["toast_tuple_target=8160"]

@@ -498,6 +498,19 @@ def test_what_is_dropped_and_what_stays() -> None:
     assert registered and all(t.state == TaskState.WAITING for t in registered)
 
 
+def test_without_records_the_same_tasks_are_dropped() -> None:
+    """The unit of work compacts with ``records=False`` (its audit event already holds the
+    finished tasks): the same tree comes out, nothing is handed back."""
+    with engine_clock() as clock:
+        case = Case(*specs("D"), compacting=False)
+        for kind, arg in scripted([0], 10, clock, 3):
+            case.wake() if kind == "tick" else case.complete(*arg)
+        with_records, without = (SER.deserialize_json(case.json) for _ in range(2))
+        assert len(compact(with_records)) > 10
+        assert compact(without, records=False) == []
+    assert SER.serialize_json(without) == SER.serialize_json(with_records)
+
+
 def test_round_trip_after_compaction_is_exact() -> None:
     """serialize -> deserialize -> serialize gives the same JSON (`Case._save` checks this,
     and that every task's data survives, after every step of every compacted run)."""
