@@ -222,7 +222,7 @@ def main() -> None:
             )
             plan["burst"] = args.burst
             log_dir = Path(tmp) / run.replace(":", "-")
-            log_dir.mkdir()
+            log_dir.mkdir(exist_ok=True)
             result = measure(url, int(count or 1), plan, log_dir)
             raw.append(raw_firing(plan["raw_state"]))
             b, s = result["burst"], result["spaced"]

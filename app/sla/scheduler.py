@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_RETRIES = 5
-BATCH = 64  # claimed at once: small enough that several schedulers share a burst evenly
-GROUP = 32  # timers fired per transaction in a burst (a case waits at most one group)
+BATCH = 128  # claimed at once: small enough that several schedulers share a burst evenly
+GROUP = 64  # timers fired per transaction in a burst (a case waits at most one group)
 POLL = timedelta(seconds=0.5)  # the longest sleep: how soon a timer made elsewhere is seen
 SLACK = timedelta(milliseconds=2)  # wake just after the due time (firing needs due < now)
 INLINE = timedelta(milliseconds=50)  # a wait shorter than this is slept inside the tick
