@@ -295,7 +295,7 @@ def walk_tasks(workflow: BpmnWorkflow) -> list[Any]:
     looks, as the engine orders and limits them."""
     subprocesses = workflow.top_workflow.subprocesses
     total = len(workflow.tasks) + sum(len(s.tasks) for s in subprocesses.values())
-    if total > _MAX_DEPTH:  # (a compacted tree never gets here)
+    if total > _MAX_DEPTH:  # only so many tasks can be that deep: count depth then
         return _walk_with_depth(workflow, subprocesses)
     found: list[Any] = []
     stack = [workflow.task_tree]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -190,3 +191,13 @@ def test_engine_steps_run_what_spiffworkflow_runs(bundle, frozen, monkeypatch) -
     monkeypatch.setattr(engine, "run_engine_steps", lambda workflow: workflow.do_engine_steps())
     assert run() == ours
     assert len(ours) >= 2
+
+
+def test_the_engines_per_task_log_stays_quiet_when_logging_is_on(frozen, caplog) -> None:
+    """SpiffWorkflow logs every task state change at INFO; the scheduler logs at INFO, and
+    eight lines per timer firing cost most of its time (the audit log has each step)."""
+    caplog.set_level(logging.INFO)
+    instance, _ = engine.start_instance(SIMPLE, {})
+    (task,) = instance.ready_tasks()
+    instance.complete(task.id, {})
+    assert not [r for r in caplog.records if r.name.startswith("spiff")]
