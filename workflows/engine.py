@@ -30,6 +30,7 @@ from workflows.errors import NotWaiting, ScriptFailure, TaskNotReady
 from workflows.functions import SCRIPT_FUNCTIONS, CalendarSource, using_calendar
 from workflows.sandbox import SandboxError, make_script_engine
 from workflows.specs import ProcessBundle
+from workflows.tree import Workflow, run_engine_steps, walk_tasks
 
 # SpiffWorkflow logs every task state change at INFO (eight lines per timer firing, and most of
 # a scheduler's time once logging is on): the audit log records each step, so keep it quiet.
@@ -285,79 +286,6 @@ class Instance:
         ]
 
 
-_MAX_DEPTH = 1000  # the engine's iterator goes no deeper (the depth trap: compaction avoids it)
-
-
-def walk_tasks(workflow: BpmnWorkflow) -> list[Any]:
-    """What ``workflow.get_tasks()`` returns, at a fraction of its cost: the engine's iterator
-    looks up each task's parent again for every leaf (UUID keys hash in Python). Depth first,
-    a subprocess's tasks right after the task that runs it, and no deeper than the engine
-    looks, as the engine orders and limits them."""
-    subprocesses = workflow.top_workflow.subprocesses
-    total = len(workflow.tasks) + sum(len(s.tasks) for s in subprocesses.values())
-    if total > _MAX_DEPTH:  # only so many tasks can be that deep: count depth then
-        return _walk_with_depth(workflow, subprocesses)
-    found: list[Any] = []
-    stack = [workflow.task_tree]
-    while stack:
-        task = stack.pop()
-        found.append(task)
-        if task._children:
-            tasks = task.workflow.tasks
-            stack += [tasks[c] for c in reversed(task._children)]
-        if subprocesses and (sub := subprocesses.get(task.id)) is not None:
-            stack.append(sub.task_tree)
-    return found
-
-
-def _walk_with_depth(workflow: BpmnWorkflow, subprocesses: dict[Any, Any]) -> list[Any]:
-    found: list[Any] = []
-    stack = [(workflow.task_tree, 0)]
-    while stack:
-        task, depth = stack.pop()
-        found.append(task)
-        if depth >= _MAX_DEPTH:
-            continue
-        tasks = task.workflow.tasks
-        below = [(tasks[c], depth + 1) for c in reversed(task._children)]
-        sub = subprocesses.get(task.id) if subprocesses else None
-        if sub is not None:
-            below.append((sub.task_tree, depth + 1))
-        stack += below
-    return found
-
-
-def run_engine_steps(workflow: BpmnWorkflow) -> None:
-    """``workflow.do_engine_steps()`` of SpiffWorkflow 3.2, line for line, but for how the
-    ready tasks are found: :func:`walk_tasks` gives the same tasks in the same order as the
-    engine's iterator, which cost a third of a timer firing's engine time."""
-    while _engine_pass(workflow):
-        pass
-    workflow.refresh_timers()
-
-
-def _engine_pass(workflow: BpmnWorkflow) -> bool:
-    active = workflow.get_active_subprocesses()
-    for subprocess in sorted(active, key=lambda v: v.depth, reverse=True):
-        while _run_ready(subprocess):
-            pass
-        if subprocess.parent_task_id is not None:
-            task = workflow.get_task_from_id(subprocess.parent_task_id)
-            task.task_spec._update(task)
-    ran = _run_ready(workflow)
-    return ran > 0 or len(workflow.get_active_subprocesses()) > len(active)
-
-
-def _run_ready(workflow: Any) -> int:
-    """Run the workflow's ready engine tasks (listed first: a run may change the others)."""
-    ran = 0
-    for task in [t for t in walk_tasks(workflow) if t.state == TaskState.READY]:
-        if not task.task_spec.manual:
-            task.run()
-            ran += 1
-    return ran
-
-
 def _prune_orphan_subprocesses(workflow: BpmnWorkflow) -> None:
     """Drop subprocesses whose parent task is gone.
 
@@ -435,7 +363,7 @@ def start_instance(
     compactor: Callable[[BpmnWorkflow], object] | None = None,
 ) -> tuple[Instance, Step]:
     spec, subprocess_specs = _specs(bundle)
-    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_SCRIPT_ENGINE)
+    workflow = Workflow(spec, subprocess_specs, script_engine=_SCRIPT_ENGINE)
     workflow.task_tree.data.update(data)
     for task in workflow.task_tree.children:
         task.data.update(data)

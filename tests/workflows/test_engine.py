@@ -12,10 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from SpiffWorkflow.bpmn import BpmnWorkflow
 
 from tests.workflows.walker import START_DATA, WHISTLE, walk
 from workflows import clock as clock_module
-from workflows import engine, serializer
+from workflows import engine, serializer, tree
 from workflows.clock import FrozenClock
 from workflows.compaction import compact
 from workflows.errors import NotWaiting, ScriptFailure, TaskNotReady
@@ -169,9 +170,9 @@ def _shape(state: str) -> list[Any]:
 
 @pytest.mark.parametrize("bundle", [SIMPLE, *SHIPPED], ids=lambda b: b.key)
 def test_engine_steps_run_what_spiffworkflow_runs(bundle, frozen, monkeypatch) -> None:
-    """run_engine_steps finds ready tasks its own way; every step of every shipped process
-    (the 提级办 path with its department subprocesses included) must come out as under
-    SpiffWorkflow's own do_engine_steps."""
+    """Our engine steps find ready tasks and update waiting ones their own way; every step
+    of every shipped process (the 提级办 path with its department subprocesses included)
+    must come out as under SpiffWorkflow's own do_engine_steps and update_waiting_tasks."""
     start = frozen.now()
 
     def run() -> list[Any]:
@@ -189,6 +190,7 @@ def test_engine_steps_run_what_spiffworkflow_runs(bundle, frozen, monkeypatch) -
 
     ours = run()
     monkeypatch.setattr(engine, "run_engine_steps", lambda workflow: workflow.do_engine_steps())
+    monkeypatch.setattr(tree, "update_waiting", BpmnWorkflow.update_waiting_tasks)
     assert run() == ours
     assert len(ours) >= 2
 

@@ -3,14 +3,15 @@
 workflows/serializer.py writes and reads tasks itself (the registry's generic walk was most
 of a timer firing's cost). SpiffWorkflow 3.2's stock converters are the reference: at every
 step of every shipped process, compacted or not, subprocesses included, both must write the
-same bytes, and what each reads back must be the same instance.
+same document (keys in the same order; we encode with orjson, which leaves Chinese text as
+UTF-8 rather than escaping it), and what each reads back must be the same instance.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -51,19 +52,22 @@ class StockConverter(SpeclessWorkflowConverter):
 
 
 _STOCK = BpmnWorkflowSerializer(
-    BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: StockConverter})
+    serializer.written_as_stock(
+        BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: StockConverter})
+    )
 )
 
 
 def stock_dump(workflow: BpmnWorkflow) -> str:
-    registry = _STOCK.registry
-    registry._encoder_mode = True
-    try:
-        dct = registry.convert(workflow)
-        dct[_STOCK.VERSION_KEY] = _STOCK.VERSION
-        return json.dumps(dct, cls=_STOCK._encoder_cls, separators=(",", ":"))
-    finally:
-        registry._encoder_mode = False
+    """SpiffWorkflow's own converters and encoding (json, its encoder class)."""
+    dct = serializer.instance_dict(workflow, using=_STOCK)
+    return json.dumps(dct, cls=_STOCK._encoder_cls, separators=(",", ":"))
+
+
+def document(state: str) -> Any:
+    """A saved state as a document: keys in their order, values as read; the encoding (json
+    or orjson, escaped or UTF-8 text) aside."""
+    return json.loads(state, object_pairs_hook=list)
 
 
 def stock_load(state: str, workflow: BpmnWorkflow) -> BpmnWorkflow:
@@ -105,7 +109,7 @@ def picture(workflow: BpmnWorkflow) -> list[tuple[Any, ...]]:
 
 
 def assert_same_as_stock(instance: engine.Instance, state: str) -> None:
-    assert state == stock_dump(instance.workflow)
+    assert document(state) == document(stock_dump(instance.workflow))
     ours = serializer.load_instance(
         state, spec=instance.workflow.spec, subprocess_specs=instance.workflow.subprocess_specs
     )
@@ -113,7 +117,7 @@ def assert_same_as_stock(instance: engine.Instance, state: str) -> None:
     assert picture(ours) == picture(theirs)
     # (not always == state: a multi-instance task's data can hold its keys in another order
     # than its parent's, and SpiffWorkflow's delta restores the parent's order)
-    assert serializer.dump_instance(ours) == stock_dump(theirs)
+    assert document(serializer.dump_instance(ours)) == document(stock_dump(theirs))
 
 
 @pytest.fixture
@@ -178,3 +182,46 @@ def test_typed_nested_and_deleted_values_survive(frozen: FrozenClock) -> None:
     assert again.data["when"] == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
     assert "gone" not in again.data and again.data["nested"]["b"] == {"c": None}
     assert again.data["nested"] is not again.parent.data["nested"]
+
+
+def test_values_json_lacks_a_type_for_go_through_the_registry(frozen: FrozenClock) -> None:
+    """orjson writes the state; what it would write on its own (datetimes, sets, integer keys,
+    integers past 64 bits) comes out as SpiffWorkflow's json encoding has it."""
+    instance, _ = engine.start_instance(SIMPLE, {})
+    (task,) = instance.ready_tasks()
+    live = instance.workflow.get_task_from_id(UUID(task.id))
+    live.data.update(
+        when=datetime(2025, 10, 1, 9, 0, tzinfo=UTC),
+        wait=timedelta(days=3),
+        tags={"路灯"},
+        by_floor={3: "三楼"},
+        title="路灯不亮",
+    )
+    assert "路灯不亮" in instance.dump(), "text stays UTF-8"
+    live.data["huge"] = 2**70  # orjson refuses it: json writes this state
+    state = instance.dump()
+    assert document(state) == document(stock_dump(instance.workflow))
+    loaded = serializer.load_instance(
+        state, spec=instance.workflow.spec, subprocess_specs=instance.workflow.subprocess_specs
+    )
+    data = loaded.get_task_from_id(UUID(task.id)).data
+    assert data["when"] == datetime(2025, 10, 1, 9, 0, tzinfo=UTC)
+    assert data["wait"] == timedelta(days=3)
+    assert data["tags"] == ["路灯"] and data["by_floor"] == {"3": "三楼"}
+    assert data["huge"] == 2**70
+
+
+def test_not_a_number_is_saved_as_null_and_old_states_with_it_still_load(
+    frozen: FrozenClock,
+) -> None:
+    instance, _ = engine.start_instance(SIMPLE, {})
+    (task,) = instance.ready_tasks()
+    live = instance.workflow.get_task_from_id(UUID(task.id))
+    live.data["ratio"] = float("nan")
+    state = instance.dump()
+    specs = {"spec": instance.workflow.spec, "subprocess_specs": instance.workflow.subprocess_specs}
+    assert serializer.load_instance(state, **specs).get_task_from_id(live.id).data["ratio"] is None
+    legacy = stock_dump(instance.workflow)  # json's encoding writes NaN, which orjson refuses
+    assert "NaN" in legacy
+    restored = serializer.load_instance(legacy, **specs).get_task_from_id(live.id)
+    assert restored.data["ratio"] != restored.data["ratio"]  # NaN, as it was written
