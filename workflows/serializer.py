@@ -31,10 +31,11 @@ from workflows.tree import SubWorkflow, Workflow
 
 # -- tasks, written and read directly ---------------------------------------------------------
 #
-# What SpiffWorkflow 3.2's TaskConverter writes and reads, byte for byte the same, without its
-# per-value registry walk, its UUID parsing of every id three times over and its deep copy of
-# each parent's data: loading and saving the instance is most of a timer firing's cost.
-# tests/workflows/test_serializer.py holds the two to the same output on every shipped process.
+# What SpiffWorkflow 3.2's TaskConverter writes and reads, the same dicts in the same key
+# order, without its per-value registry walk, its UUID parsing of every id three times over
+# and its deep copy of each parent's data: loading and saving the instance is most of a timer
+# firing's cost. tests/workflows/test_serializer.py holds the two to the same output on every
+# shipped process.
 
 _PLAIN = (str, int, float, bool, type(None))
 _MUTABLE = (dict, list, set)

@@ -117,3 +117,27 @@ def test_a_statement_that_needs_python_side_defaults_is_refused(case: Case, back
     with pytest.raises(ValueError, match="Python-side defaults"), write_transaction():
         writes.queue(insert(TASKS), row)  # no status, priority or revision
         writes.send()
+
+
+def test_a_stale_row_in_a_group_fails_the_whole_group(case: Case) -> None:
+    """Grouped, one statement goes once for several rows: the row counts add up, so one stale
+    row among them still raises and nothing of the group is written."""
+    other = open_simple_case()
+    fresh, stale = only_task(case), only_task(other)
+    with pytest.raises(StaleDataError), writes.grouped(), write_transaction():
+        writes.queue(
+            _RENAME, {"task_id": fresh.id, "revision": fresh.revision, "name": "x"}, expect=1
+        )
+        writes.queue(
+            _RENAME, {"task_id": stale.id, "revision": stale.revision + 7, "name": "x"}, expect=1
+        )
+        writes.send()
+    db.session.expire_all()
+    assert {only_task(case).name, only_task(other).name}.isdisjoint({"x"})
+    with writes.grouped(), write_transaction():  # both fresh: one statement, both rows
+        for task in (fresh, stale):
+            writes.queue(
+                _RENAME, {"task_id": task.id, "revision": task.revision, "name": "改名"}, expect=1
+            )
+    db.session.expire_all()
+    assert only_task(case).name == only_task(other).name == "改名"
