@@ -3,7 +3,10 @@ entered by an admin, per-unit assignment, and the coverage report.
 
 Writes use ``db.session`` and leave the transaction to the caller (the CLI, the API views and
 the demo seed each wrap them in one ``write_transaction``). Every write changes the calendar's
-``etag``, which is how every process's cached calendars (``app.sla.calendars``) notice it.
+``etag``, which is how every process's cached calendars (``app.sla.calendars``) notice it, and
+appends its event to the admin log (管理日志, ``app.admin.events``) in the same transaction:
+a calendar decides every deadline, so who changed which day when is an auditor's question.
+Like every admin change, each takes the log's head lock first.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, insert, select
 
+from app.admin import events as admin_log
+from app.admin.models import AdminEventHead
 from app.extensions import db
 from app.orgs.calendar_models import Calendar, CalendarDay, CalendarYear, OrgUnitCalendar
 from app.orgs.calendars import NATIONAL, invalidate
@@ -77,6 +82,15 @@ def _touch(calendar: Calendar, actor: str) -> None:
 # -- writes (the caller owns the transaction) ------------------------------------------------
 
 
+def _lock_log() -> AdminEventHead:
+    """The admin log's head, locked first as every admin change does (one lock order)."""
+    return admin_log.lock_head(db.session())
+
+
+def _days(days: Iterable[date]) -> list[str]:
+    return [d.isoformat() for d in sorted(days)]
+
+
 def create_calendar(
     *,
     name: str,
@@ -87,6 +101,7 @@ def create_calendar(
     is_default: bool = False,
 ) -> Calendar:
     """A new calendar; ``copy_from`` copies another calendar's days and covered years."""
+    head = _lock_log()
     if get_calendar(name) is not None:
         raise CalendarError("name", f"calendar {name!r} already exists")
     _zone(tz)
@@ -117,6 +132,18 @@ def create_calendar(
                     updated_by=actor,
                 )
             )
+    admin_log.append(
+        head,
+        type="calendar.created",
+        actor=actor,
+        data={
+            "calendar": name,
+            "tz": tz,
+            "hours": calendar.hours,
+            "copy_from": copy_from,
+            "is_default": is_default,
+        },
+    )
     return calendar
 
 
@@ -132,6 +159,7 @@ def seed_national(*, actor: str = "seed") -> int:
     """The national calendar from ``chinesecalendar`` (2004-2026 in the installed release):
     created when missing, and every packaged year it lacks is added. Returns years added;
     years an admin entered are never overwritten."""
+    head = _lock_log()
     package = default_calendar()
     calendar = get_calendar(NATIONAL)
     if calendar is None:
@@ -157,6 +185,12 @@ def seed_national(*, actor: str = "seed") -> int:
             )
         )
     _touch(calendar, actor)
+    admin_log.append(
+        head,
+        type="calendar.years_seeded",
+        actor=actor,
+        data={"calendar": NATIONAL, "years": missing, "source": "chinesecalendar"},
+    )
     return len(missing)
 
 
@@ -169,6 +203,7 @@ def set_year(
     actor: str,
 ) -> Calendar:
     """Enter (or replace) a year's schedule: weekdays off and weekend 调休 working days."""
+    head = _lock_log()
     calendar = get_calendar(name)
     if calendar is None:
         raise CalendarError("calendar", f"unknown calendar {name!r}")
@@ -191,11 +226,24 @@ def set_year(
     )
     _insert_days(calendar.id, {**dict.fromkeys(off, False), **dict.fromkeys(work, True)})
     row = db.session.get(CalendarYear, (calendar.id, year))
+    replaced = None if row is None else row.source
     if row is None:
         row = CalendarYear(calendar_id=calendar.id, year=year)
         db.session.add(row)
     row.source, row.updated_at, row.updated_by = "admin", clock.now(), actor
     _touch(calendar, actor)
+    admin_log.append(
+        head,
+        type="calendar.year_set",
+        actor=actor,
+        data={
+            "calendar": name,
+            "year": year,
+            "days_off": _days(off),
+            "workdays": _days(work),
+            "replaced": replaced,  # the source of the schedule it replaced, if any
+        },
+    )
     log.info(
         "calendar %s: %s entered by %s (%d off, %d worked)", name, year, actor, len(off), len(work)
     )
@@ -204,12 +252,16 @@ def set_year(
 
 def assign_calendar(*, unit: OrgUnit, name: str | None, actor: str) -> None:
     """Give ``unit`` (and the units below it without their own) a calendar; None: inherit."""
+    head = _lock_log()
     calendar = get_calendar(name) if name is not None else None
     if name is not None and calendar is None:
         raise CalendarError("calendar", f"unknown calendar {name!r}")
     row = db.session.get(OrgUnitCalendar, unit.id)
+    previous = None if row is None else db.session.get(Calendar, row.calendar_id)
+    before = None if previous is None else previous.name
+    if before == name:
+        return  # nothing changes, nothing is written (nor logged)
     if row is not None:
-        previous = db.session.get(Calendar, row.calendar_id)
         if previous is not None:
             _touch(previous, actor)
         if calendar is None:
@@ -220,6 +272,12 @@ def assign_calendar(*, unit: OrgUnit, name: str | None, actor: str) -> None:
         db.session.add(OrgUnitCalendar(org_unit_id=unit.id, calendar_id=calendar.id))
     if calendar is not None:
         _touch(calendar, actor)
+    admin_log.append(
+        head,
+        type="calendar.assigned",
+        actor=actor,
+        data={"unit": unit.code, "calendar": name, "previous": before},
+    )
 
 
 def coverage(

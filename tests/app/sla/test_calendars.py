@@ -19,6 +19,7 @@ from app.orgs.calendars import (
     calendar_name_for,
 )
 from app.sla.calendar_admin import assign_calendar, coverage, create_calendar
+from tests.app.admin.support import admin_events
 from tests.app.api.support import as_user, problem
 from tests.helpers import deploy_simple, open_simple_case
 from tests.workflows.test_calendar import DAY_CASES, HOUR_CASES, bj
@@ -214,3 +215,64 @@ def test_cli_seed_coverage_extend_create_assign(app: Flask, org: dict, clock) ->
     db.session.rollback()
     assert calendar_name_for(_unit(org, "D-CITY")) == "national"
     assert runner.invoke(args=["calendar", "assign", "NOPE", "dept"]).exit_code == 1
+
+
+def test_every_calendar_change_is_in_the_admin_log(app: Flask, org: dict, clock) -> None:
+    """A calendar decides every deadline: who changed which day, from the API or the CLI,
+    is in the hash-chained admin log, in the change's transaction; a refused change and a
+    change to nothing add no event."""
+    client = app.test_client()
+    admin = as_user(client, "admin")
+    body = {"days_off": ["2027-01-01", "2027-02-08"], "workdays": ["2027-02-06"]}
+    assert admin.post(YEAR_URL, json=body).status_code == 200
+    assert admin.post("/api/v1/calendars", json={"name": "dept"}).status_code == 201
+    assert _put(admin, "/api/v1/calendars/units/D-CITY", {"calendar": "dept"}).status_code == 200
+    before = len(admin_events())
+    problem(admin.post(YEAR_URL, json={"days_off": ["2026-05-01"]}), 422)
+    problem(admin.post("/api/v1/calendars", json={"name": "dept"}), 422)
+    assert _put(admin, "/api/v1/calendars/units/D-CITY", {"calendar": "dept"}).status_code == 200
+    assert len(admin_events()) == before, "refused or unchanged: nothing logged"
+    runner = app.test_cli_runner()
+    args = ["calendar", "extend", "national", "2028", "--off", "2028-01-01"]
+    assert runner.invoke(args=args).exit_code == 0
+    assert runner.invoke(args=["calendar", "assign", "D-CITY"]).exit_code == 0
+    logged = [(e.type, e.actor, e.data) for e in admin_events()]
+    assert logged[-5:] == [
+        (
+            "calendar.year_set",
+            "admin",
+            {
+                "calendar": "national",
+                "year": 2027,
+                "days_off": ["2027-01-01", "2027-02-08"],
+                "workdays": ["2027-02-06"],
+                "replaced": None,
+            },
+        ),
+        (
+            "calendar.created",
+            "admin",
+            {
+                "calendar": "dept",
+                "tz": "Asia/Shanghai",
+                "hours": [["09:00", "12:00"], ["13:30", "18:00"]],
+                "copy_from": None,
+                "is_default": False,
+            },
+        ),
+        ("calendar.assigned", "admin", {"unit": "D-CITY", "calendar": "dept", "previous": None}),
+        (
+            "calendar.year_set",
+            "cli",
+            {
+                "calendar": "national",
+                "year": 2028,
+                "days_off": ["2028-01-01"],
+                "workdays": [],
+                "replaced": None,
+            },
+        ),
+        ("calendar.assigned", "cli", {"unit": "D-CITY", "calendar": None, "previous": "dept"}),
+    ]
+    verified = admin.get("/api/v1/admin/events/verify").get_json()
+    assert verified["ok"] is True and verified["broken_at"] is None
