@@ -19,7 +19,7 @@ from sqlalchemy import text
 from app import create_app
 from app.extensions import db
 from app.orgs.service import reset_caches
-from workflows import clock as clock_module
+from tests.clocks import frozen_at
 from workflows.clock import FrozenClock
 
 # The scenario driver's own assertions get pytest's detailed messages. Registered here, in
@@ -81,10 +81,8 @@ def _empty_all_tables(backend: str) -> None:
 
 @pytest.fixture
 def clock() -> Iterator[FrozenClock]:
-    frozen = FrozenClock(START)
-    previous = clock_module.set_clock(frozen)
-    yield frozen
-    clock_module.set_clock(previous)
+    with frozen_at(START) as frozen:
+        yield frozen
 
 
 @pytest.fixture

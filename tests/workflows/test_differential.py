@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from tests.clocks import frozen_at
 from tests.workflows.walker import START_DATA, form_data, sample
-from workflows import clock as clock_module
 from workflows import engine
 from workflows.clock import FrozenClock
 from workflows.compaction import compact
@@ -34,10 +34,8 @@ START = datetime(2025, 3, 3, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 @pytest.fixture
 def frozen() -> Iterator[FrozenClock]:
-    clk = FrozenClock(START)
-    previous = clock_module.set_clock(clk)
-    yield clk
-    clock_module.set_clock(previous)
+    with frozen_at(START) as clk:
+        yield clk
 
 
 def _enum_choices(bundle: ProcessBundle, form: str | None) -> dict[str, list[Any]]:

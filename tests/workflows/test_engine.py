@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
 
+from tests.clocks import frozen_at
 from tests.workflows.walker import START_DATA, WHISTLE, walk
-from workflows import clock as clock_module
 from workflows import engine, serializer, tree
 from workflows.clock import FrozenClock
 from workflows.compaction import compact
@@ -29,10 +29,8 @@ SHIPPED = load_directory(ROOT / "bpmn") if (ROOT / "bpmn").exists() else []
 
 @pytest.fixture
 def frozen() -> Iterator[FrozenClock]:
-    clk = FrozenClock(datetime(2025, 3, 3, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
-    previous = clock_module.set_clock(clk)
-    yield clk
-    clock_module.set_clock(previous)
+    with frozen_at(datetime(2025, 3, 3, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))) as clk:
+        yield clk
 
 
 def _assert_round_trip(instance: engine.Instance, state: str) -> None:

@@ -21,9 +21,9 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import WorkflowConverter
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from tests.clocks import frozen_at
 from tests.workflows.test_engine import SHIPPED, SIMPLE
 from tests.workflows.walker import START_DATA, WHISTLE, walk
-from workflows import clock as clock_module
 from workflows import engine, serializer
 from workflows.clock import FrozenClock
 from workflows.compaction import compact
@@ -122,10 +122,8 @@ def assert_same_as_stock(instance: engine.Instance, state: str) -> None:
 
 @pytest.fixture
 def frozen() -> Iterator[FrozenClock]:
-    clk = FrozenClock(datetime(2025, 3, 3, 1, 30, tzinfo=UTC))
-    previous = clock_module.set_clock(clk)
-    yield clk
-    clock_module.set_clock(previous)
+    with frozen_at(datetime(2025, 3, 3, 1, 30, tzinfo=UTC)) as clk:
+        yield clk
 
 
 @pytest.mark.parametrize("compacted", [False, True], ids=["full-history", "compacted"])

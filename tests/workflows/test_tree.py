@@ -17,9 +17,9 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.util.task import TaskState
 
+from tests.clocks import frozen_at
 from tests.workflows.test_engine import SHIPPED, SIMPLE, _shape
 from tests.workflows.walker import START_DATA, WHISTLE, walk
-from workflows import clock as clock_module
 from workflows import engine, tree
 from workflows.clock import FrozenClock
 from workflows.compaction import compact
@@ -29,10 +29,8 @@ STOCK: Callable[[Any], None] = BpmnWorkflow.update_waiting_tasks  # SpiffWorkflo
 
 @pytest.fixture
 def frozen() -> Iterator[FrozenClock]:
-    clk = FrozenClock(datetime(2025, 3, 3, 1, 30, tzinfo=UTC))
-    previous = clock_module.set_clock(clk)
-    yield clk
-    clock_module.set_clock(previous)
+    with frozen_at(datetime(2025, 3, 3, 1, 30, tzinfo=UTC)) as clk:
+        yield clk
 
 
 def updated(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows import clock as clock_module
+from tests.clocks import frozen_at
 from workflows import engine, timeshift
 from workflows.clock import FrozenClock
 from workflows.errors import NotWaiting
@@ -21,10 +21,8 @@ T0 = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
 
 @pytest.fixture
 def frozen() -> Iterator[FrozenClock]:
-    clock = FrozenClock(T0)
-    previous = clock_module.set_clock(clock)
-    yield clock
-    clock_module.set_clock(previous)
+    with frozen_at(T0) as clock:
+        yield clock
 
 
 def _bundle(name: str) -> ProcessBundle:
