@@ -7,7 +7,7 @@ import logging
 from datetime import date, time
 
 from flask import Flask
-from sqlalchemy import delete, event, insert, update
+from sqlalchemy import delete, event, insert, select, update
 
 from app.database import write_transaction
 from app.extensions import db
@@ -228,10 +228,12 @@ def test_every_calendar_change_is_in_the_admin_log(app: Flask, org: dict, clock)
     assert admin.post("/api/v1/calendars", json={"name": "dept"}).status_code == 201
     assert _put(admin, "/api/v1/calendars/units/D-CITY", {"calendar": "dept"}).status_code == 200
     before = len(admin_events())
+    etags = set(db.session.scalars(select(Calendar.etag)))
     problem(admin.post(YEAR_URL, json={"days_off": ["2026-05-01"]}), 422)
     problem(admin.post("/api/v1/calendars", json={"name": "dept"}), 422)
     assert _put(admin, "/api/v1/calendars/units/D-CITY", {"calendar": "dept"}).status_code == 200
     assert len(admin_events()) == before, "refused or unchanged: nothing logged"
+    assert set(db.session.scalars(select(Calendar.etag))) == etags, "nor written"
     runner = app.test_cli_runner()
     args = ["calendar", "extend", "national", "2028", "--off", "2028-01-01"]
     assert runner.invoke(args=args).exit_code == 0
